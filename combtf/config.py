@@ -1,0 +1,173 @@
+"""Run options as one dataclass, read from and written to YAML.
+
+Every `combtf train` option can come from a YAML file; the run writes the resolved
+config next to its checkpoints so that a resume, a swap or an export rebuilds exactly
+the same model.  YAML is parsed with `safe_load` only: a config handed over by someone
+else cannot construct Python objects.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from combtf.errors import CombtfError
+
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+OPTIMIZERS = ("adam", "sgd")
+LOSSES = ("ssim", "ms_ssim")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (model, data, schedule, optimisation)."""
+
+    data: str | None = None
+    out: str | None = None
+    # model
+    max_resolution: int = 64
+    start_resolution: int = 4
+    width: float = 1.0
+    latent_dim: int = 512
+    shared_decoder_levels: int = 2
+    # schedule
+    images_per_level: int = 4000
+    progressive: bool = True
+    min_score: float | None = None
+    max_repeats: int = 3
+    # optimisation
+    batch_size: int = 8
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    loss: str = "ssim"
+    l1_weight: float = 0.0
+    precision: str = "auto"
+    seed: int = 0
+    # augmentation
+    flip: bool = True
+    affine: bool = True
+    warp: bool = True
+    color: bool = True
+    # outputs
+    preview_every: int = 500
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 3
+    identities: list[str] = field(default_factory=list)
+
+    def validate(self) -> "TrainConfig":
+        """Fail early, with the option's name, on values that would fail hours later."""
+        from combtf.levels import level_of
+
+        level_of(self.max_resolution, "max_resolution")
+        level_of(self.start_resolution, "start_resolution")
+        if self.start_resolution > self.max_resolution:
+            raise CombtfError(f"start_resolution {self.start_resolution} is above max_resolution {self.max_resolution}")
+        checks = [
+            (self.width > 0, "width must be > 0"),
+            (self.latent_dim >= 1, "latent_dim must be >= 1"),
+            (self.shared_decoder_levels >= 0, "shared_decoder_levels must be >= 0"),
+            (self.images_per_level >= 2, "images_per_level must be >= 2"),
+            (self.batch_size >= 1, "batch_size must be >= 1"),
+            (self.lr > 0, "lr must be > 0"),
+            (self.max_repeats >= 0, "max_repeats must be >= 0"),
+            (self.preview_every >= 0, "preview_every must be >= 0"),
+            (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
+            (self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
+            (self.l1_weight >= 0, "l1_weight must be >= 0"),
+            (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}"),
+            (self.min_score is None or 0 < self.min_score <= 1, "min_score must be in (0, 1]"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise CombtfError(message)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(name: str, value: Any, default: Any, source: str) -> Any:
+    """Check one YAML value against the type of the field's default."""
+    def bad(kind: str) -> CombtfError:
+        return CombtfError(f"{source}: option '{name}' must be {kind}, got {type(value).__name__} {value!r}")
+
+    if name == "min_score":
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number or null")
+        return float(value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number")
+        return float(value)
+    if isinstance(default, list):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad("a list of names")
+        return value
+    if value is not None and not isinstance(value, str):
+        raise bad("a string")
+    return value
+
+
+def load_config(path: str | os.PathLike, base: TrainConfig | None = None) -> TrainConfig:
+    """Read a YAML config; unknown keys and wrong types are errors that name the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CombtfError(f"{path}: cannot read config ({exc.__class__.__name__})") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
+        raise CombtfError(f"{path}: not valid YAML ({first})") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise CombtfError(f"{path}: a config must be a mapping of option: value")
+    config = dataclasses.replace(base) if base is not None else TrainConfig()
+    defaults = TrainConfig()
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    for key, value in raw.items():
+        name = str(key).replace("-", "_")
+        if name not in known:
+            raise CombtfError(f"{path}: unknown option '{key}'")
+        setattr(config, name, _coerce(name, value, getattr(defaults, name), str(path)))
+    return config
+
+
+def save_config(config: TrainConfig, path: str | os.PathLike) -> None:
+    """Write atomically, so a crash never leaves a half-written config behind."""
+    write_atomic(Path(path), yaml.safe_dump(config.to_dict(), sort_keys=False).encode("utf-8"))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write bytes to a temp file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

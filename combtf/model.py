@@ -1,0 +1,194 @@
+"""The comb: one shared encoder, one decoder head per identity, grown level by level.
+
+Every block is a small Keras functional model, built at construction, so that all
+variables exist before the optimizer is built (Keras 3 needs that before a
+`tf.function` updates per-level subsets).  The level-of-detail fade-in lives in one
+place, `_fade`, as in Karras' progressive-GAN code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+from combtf.errors import CombtfError
+from combtf.levels import DECODER_CHANNELS, ENCODER_CHANNELS, resolution, scaled
+
+LRELU = 0.2
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The numbers that fix every variable's shape; a checkpoint only loads into the same ones."""
+
+    identities: tuple[str, ...]
+    max_level: int
+    width: float = 1.0
+    latent_dim: int = 512
+    shared_decoder_levels: int = 2
+
+    def encoder_channels(self, level: int) -> tuple[int, int, int]:
+        cin, mid, out = (scaled(c, self.width) for c in ENCODER_CHANNELS[level])
+        return cin, mid, (self.latent_dim if level == 0 else out)
+
+    def decoder_channels(self, level: int) -> int:
+        return scaled(DECODER_CHANNELS[level], self.width)
+
+
+def _conv(filters: int, kernel: int, name: str, padding: str = "same") -> layers.Conv2D:
+    return layers.Conv2D(filters, kernel, padding=padding, name=name)
+
+
+def _from_rgb(arch: Architecture, level: int) -> keras.Model:
+    res = resolution(level)
+    x = keras.Input((res, res, 3))
+    h = layers.LeakyReLU(LRELU)(_conv(arch.encoder_channels(level)[0], 1, "conv")(x))
+    return keras.Model(x, h, name=f"from_rgb{level}")
+
+
+def _encoder_block(arch: Architecture, level: int) -> keras.Model:
+    res = resolution(level)
+    cin, mid, out = arch.encoder_channels(level)
+    x = keras.Input((res, res, cin))
+    h = layers.LeakyReLU(LRELU)(_conv(mid, 3, "conv0")(x))
+    if level == 0:
+        h = _conv(out, 4, "conv1", padding="valid")(h)  # 4x4 -> the 1x1 latent
+    else:
+        h = layers.LeakyReLU(LRELU)(_conv(out, 3, "conv1")(h))
+        h = layers.MaxPooling2D(2)(h)
+    return keras.Model(x, h, name=f"enc{level}")
+
+
+def _decoder_block(arch: Architecture, level: int, owner: str) -> keras.Model:
+    out = arch.decoder_channels(level)
+    if level == 0:
+        x = keras.Input((1, 1, arch.latent_dim))
+        h = layers.ZeroPadding2D(3)(x)
+        h = layers.LeakyReLU(LRELU)(_conv(out, 4, "conv0", padding="valid")(h))  # 1x1 -> 4x4
+    else:
+        res = resolution(level - 1)
+        x = keras.Input((res, res, arch.decoder_channels(level - 1)))
+        h = layers.UpSampling2D(2, interpolation="nearest")(x)
+        h = layers.LeakyReLU(LRELU)(_conv(out, 3, "conv0")(h))
+    h = layers.LeakyReLU(LRELU)(_conv(out, 3, "conv1")(h))
+    return keras.Model(x, h, name=f"dec{level}_{owner}")
+
+
+def _to_rgb(arch: Architecture, level: int, owner: str) -> keras.Model:
+    res = resolution(level)
+    x = keras.Input((res, res, arch.decoder_channels(level)))
+    # float32 so the image, the fade and the loss never round to bfloat16.
+    y = layers.Conv2D(3, 1, activation="sigmoid", dtype="float32", name="conv")(x)
+    return keras.Model(x, y, name=f"to_rgb{level}_{owner}")
+
+
+def _fade(new: tf.Tensor, old: tf.Tensor, alpha: float | tf.Tensor) -> tf.Tensor:
+    """alpha * new + (1 - alpha) * old: the only place a level is faded in."""
+    alpha = keras.ops.cast(alpha, new.dtype)
+    return alpha * new + (1.0 - alpha) * keras.ops.cast(old, new.dtype)
+
+
+def _downsample(x: tf.Tensor) -> tf.Tensor:
+    return keras.ops.average_pool(x, 2, 2)
+
+
+def _upsample(x: tf.Tensor) -> tf.Tensor:
+    return keras.ops.repeat(keras.ops.repeat(x, 2, axis=1), 2, axis=2)
+
+
+class CombModel:
+    """Shared encoder + per-identity decoders; decoder levels below `shared_decoder_levels` are shared."""
+
+    def __init__(self, arch: Architecture) -> None:
+        if len(arch.identities) < 2:
+            raise CombtfError(f"a comb needs at least 2 identities, got {len(arch.identities)}")
+        self.arch = arch
+        levels = range(arch.max_level + 1)
+        self.from_rgb = [_from_rgb(arch, k) for k in levels]
+        self.encoder_blocks = [_encoder_block(arch, k) for k in levels]
+        shared = [_decoder_block(arch, k, "shared") for k in range(min(arch.shared_decoder_levels, arch.max_level + 1))]
+        self.decoder_blocks = {
+            ident: shared + [_decoder_block(arch, k, ident) for k in range(len(shared), arch.max_level + 1)]
+            for ident in arch.identities
+        }
+        self.to_rgb = {ident: [_to_rgb(arch, k, ident) for k in levels] for ident in arch.identities}
+
+    # --- forward -----------------------------------------------------------------
+    def encode(self, x: tf.Tensor, level: int, alpha: float | tf.Tensor = 1.0) -> tf.Tensor:
+        """Image at `level` resolution -> latent [batch, 1, 1, latent_dim]."""
+        h = self.encoder_blocks[level](self.from_rgb[level](x))
+        if level > 0 and not _is_one(alpha):
+            h = _fade(h, self.from_rgb[level - 1](_downsample(x)), alpha)
+        for k in range(level - 1, -1, -1):
+            h = self.encoder_blocks[k](h)
+        return h
+
+    def decode(self, z: tf.Tensor, identity: str, level: int, alpha: float | tf.Tensor = 1.0) -> tf.Tensor:
+        """Latent -> image of `identity` at `level` resolution, float32 in [0, 1]."""
+        blocks, to_rgb = self._head(identity)
+        h = z
+        for k in range(level):
+            h = blocks[k](h)
+        y = to_rgb[level](blocks[level](h))
+        if level > 0 and not _is_one(alpha):
+            y = _fade(y, _upsample(to_rgb[level - 1](h)), alpha)
+        return y
+
+    def swap(self, x: tf.Tensor, source: str, level: int, alpha: float | tf.Tensor = 1.0) -> tf.Tensor:
+        """Encode any identity's frame, decode it as `source`."""
+        return self.decode(self.encode(x, level, alpha), source, level, alpha)
+
+    # --- variables -------------------------------------------------------------
+    def _head(self, identity: str) -> tuple[list[keras.Model], list[keras.Model]]:
+        if identity not in self.decoder_blocks:
+            raise CombtfError(f"unknown identity '{identity}' (the model has: {', '.join(self.arch.identities)})")
+        return self.decoder_blocks[identity], self.to_rgb[identity]
+
+    def blocks(self) -> list[keras.Model]:
+        """Every block once (shared decoder blocks are not repeated)."""
+        seen: dict[int, keras.Model] = {}
+        for block in [*self.from_rgb, *self.encoder_blocks]:
+            seen[id(block)] = block
+        for ident in self.arch.identities:
+            for block in [*self.decoder_blocks[ident], *self.to_rgb[ident]]:
+                seen[id(block)] = block
+        return list(seen.values())
+
+    @property
+    def trainable_variables(self) -> list[tf.Variable]:
+        return [v for block in self.blocks() for v in block.trainable_variables]
+
+    def level_variables(self, level: int) -> list[tf.Variable]:
+        """The variables a step at `level` touches (the fade path's old toRGB/fromRGB included)."""
+        wanted = [*self.encoder_blocks[: level + 1], self.from_rgb[level]]
+        if level > 0:
+            wanted.append(self.from_rgb[level - 1])
+        for ident in self.arch.identities:
+            wanted += self.decoder_blocks[ident][: level + 1]
+            wanted += self.to_rgb[ident][max(0, level - 1) : level + 1]
+        seen: dict[int, tf.Variable] = {}
+        for block in wanted:
+            for v in block.trainable_variables:
+                seen[id(v)] = v
+        return list(seen.values())
+
+    def trackables(self) -> dict[str, object]:
+        """What a tf.train.Checkpoint needs to save and restore every weight."""
+        return {
+            "from_rgb": self.from_rgb,
+            "encoder": self.encoder_blocks,
+            "decoders": {ident: self.decoder_blocks[ident] for ident in self.arch.identities},
+            "to_rgb": {ident: self.to_rgb[ident] for ident in self.arch.identities},
+        }
+
+    def swap_model(self, source: str, level: int) -> keras.Model:
+        """A functional model, frame -> `source`'s face at full alpha, for export and inference."""
+        res = resolution(level)
+        x = keras.Input((res, res, 3), name="images")
+        return keras.Model(x, self.swap(x, source, level), name=f"swap_{source}_{res}px")
+
+
+def _is_one(alpha: float | tf.Tensor) -> bool:
+    return isinstance(alpha, (int, float)) and float(alpha) == 1.0

@@ -1,0 +1,32 @@
+"""Preview grids: per identity, input | reconstruction | its swap into every other identity."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from combtf.images import write_png
+from combtf.model import CombModel
+from combtf.provenance import png_text
+
+MIN_CELL = 64  # small levels are enlarged (nearest) so a 4 px face is still visible
+
+
+def grid(model: CombModel, level: int, alpha: float, samples: dict[str, np.ndarray]) -> np.ndarray:
+    """Rows: identity x sample.  Columns: input, reconstruction, then decoded as each other identity."""
+    names = list(model.arch.identities)
+    rows = []
+    for ident, images in samples.items():
+        x = images.astype(np.float32) / 255.0
+        z = model.encode(x, level, alpha)
+        decoded = {name: np.asarray(model.decode(z, name, level, alpha)) for name in names}
+        columns = [x, decoded[ident]] + [decoded[name] for name in names if name != ident]
+        rows.append(np.concatenate([np.concatenate(list(col), axis=0) for col in columns], axis=1))
+    sheet = (np.clip(np.concatenate(rows, axis=0), 0, 1) * 255).round().astype(np.uint8)
+    size = next(iter(samples.values())).shape[1]
+    scale = max(1, MIN_CELL // size)
+    return sheet.repeat(scale, 0).repeat(scale, 1)
+
+
+def write(path: Path, model: CombModel, level: int, alpha: float, samples: dict[str, np.ndarray], run: str) -> None:
+    write_png(path, grid(model, level, alpha, samples), png_text(run, "training preview"))

@@ -1,0 +1,134 @@
+"""A run folder: its config, its checkpoints, and the model they rebuild.
+
+    runs/<name>/config.yaml     resolved options (identities included)
+    runs/<name>/checkpoints/    tf.train.CheckpointManager files
+    runs/<name>/previews/       PNG grids
+    runs/<name>/logs/           TensorBoard scalars
+    runs/<name>/summary.json    written when an invocation ends
+
+TensorFlow writes a checkpoint's data under a temporary name and only then points the
+`checkpoint` state file at it (itself replaced atomically), so a kill at any moment leaves
+the previous checkpoint loadable; `restore_newest` also falls back to older ones if the
+newest cannot be read.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import tensorflow as tf
+
+from combtf.config import TrainConfig, load_config
+from combtf.errors import CombtfError
+from combtf.levels import level_of
+from combtf.model import Architecture, CombModel
+
+log = logging.getLogger(__name__)
+CONFIG = "config.yaml"
+CHECKPOINTS = "checkpoints"
+
+
+class TrainState:
+    """Where training stands; saved in every checkpoint so a resume continues exactly."""
+
+    def __init__(self) -> None:
+        def var(dtype: tf.DType, name: str) -> tf.Variable:
+            return tf.Variable(tf.zeros([], dtype), trainable=False, name=name)
+
+        self.step = var(tf.int64, "step")              # optimizer steps so far (seeds the data)
+        self.phase = var(tf.int64, "phase")            # index into schedule.plan()
+        self.phase_step = var(tf.int64, "phase_step")  # steps done in that phase
+        self.repeats = var(tf.int64, "repeats")        # score-gate repeats of that phase
+        self.score_sum = var(tf.float64, "score_sum")  # masked SSIM summed over the phase
+        self.score_count = var(tf.int64, "score_count")
+        self.level = var(tf.int64, "level")            # what a swap should use
+        self.alpha = var(tf.float32, "alpha")
+
+    def trackables(self) -> dict[str, tf.Variable]:
+        return dict(vars(self))
+
+    def value(self, name: str) -> int | float:
+        return getattr(self, name).numpy().item()
+
+
+def architecture(config: TrainConfig) -> Architecture:
+    return Architecture(
+        identities=tuple(config.identities),
+        max_level=level_of(config.max_resolution, "max_resolution"),
+        width=config.width,
+        latent_dim=config.latent_dim,
+        shared_decoder_levels=config.shared_decoder_levels,
+    )
+
+
+def make_checkpoint(model: CombModel, state: TrainState, optimizer: object | None = None) -> tf.train.Checkpoint:
+    items = {**model.trackables(), "state": state.trackables()}
+    if optimizer is not None:
+        items["optimizer"] = optimizer
+    return tf.train.Checkpoint(**items)
+
+
+def restore_newest(manager: tf.train.CheckpointManager, checkpoint: tf.train.Checkpoint, partial: bool = False) -> str:
+    """Restore the newest readable checkpoint; a damaged newest one falls back to the one before."""
+    candidates = list(reversed(manager.checkpoints))
+    if not candidates:
+        raise CombtfError(f"{manager.directory}: no checkpoint to restore")
+    problems = []
+    for path in candidates:
+        try:
+            status = checkpoint.restore(path)
+            if partial:
+                status.expect_partial()
+            status.assert_existing_objects_matched()
+            return path
+        except (tf.errors.OpError, ValueError, AssertionError) as exc:
+            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+            problems.append(f"{path}: {first}")
+            log.warning("cannot restore %s (%s); trying an older checkpoint", path, first)
+    raise CombtfError(f"{problems[0]} (no checkpoint in {manager.directory} matches this model)")
+
+
+def find_run(model: str | Path | None, runs_root: Path = Path("runs")) -> Path:
+    """The run folder named, or the newest one under runs/."""
+    if model is not None:
+        run = Path(model)
+        if not (run / CONFIG).is_file():
+            raise CombtfError(f"{run}: not a combtf run folder (no {CONFIG})")
+        return run
+    runs = sorted((p for p in runs_root.glob("*") if (p / CONFIG).is_file()), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise CombtfError(f"{runs_root}: no training run found; pass --model RUN")
+    return runs[-1]
+
+
+@dataclass
+class TrainedModel:
+    """A run's model at the level and alpha its newest checkpoint reached."""
+
+    run: Path
+    config: TrainConfig
+    model: CombModel
+    level: int
+    alpha: float
+    checkpoint: str
+
+    @property
+    def resolution(self) -> int:
+        return 4 * 2**self.level
+
+    def check_identity(self, name: str, role: str) -> None:
+        if name not in self.config.identities:
+            raise CombtfError(f"--{role} '{name}' is not an identity of {self.run} ({', '.join(self.config.identities)})")
+
+
+def load_trained(run: Path) -> TrainedModel:
+    config = load_config(run / CONFIG).validate()
+    if len(config.identities) < 2:
+        raise CombtfError(f"{run / CONFIG}: the run lists fewer than 2 identities")
+    model = CombModel(architecture(config))
+    state = TrainState()
+    checkpoint = make_checkpoint(model, state)
+    manager = tf.train.CheckpointManager(checkpoint, str(run / CHECKPOINTS), max_to_keep=None)
+    path = restore_newest(manager, checkpoint, partial=True)
+    return TrainedModel(run, config, model, int(state.value("level")), float(state.value("alpha")), path)

@@ -17,6 +17,9 @@ from combtf.errors import CombtfError
 from combtf.levels import DECODER_CHANNELS, ENCODER_CHANNELS, resolution, scaled
 
 LRELU = 0.2
+# He initialisation for leaky ReLU: with Keras' default (Glorot) the signal fades to ~1e-5
+# after the nine blocks of a deep level, and every decoder starts out predicting flat grey.
+INIT = keras.initializers.VarianceScaling(2.0 / (1.0 + LRELU**2), mode="fan_in", distribution="truncated_normal")
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class Architecture:
 
 
 def _conv(filters: int, kernel: int, name: str, padding: str = "same") -> layers.Conv2D:
-    return layers.Conv2D(filters, kernel, padding=padding, name=name)
+    return layers.Conv2D(filters, kernel, padding=padding, kernel_initializer=INIT, name=name)
 
 
 def _from_rgb(arch: Architecture, level: int) -> keras.Model:

@@ -1,0 +1,41 @@
+"""Shared fixtures: a tiny synthetic data set and tiny model settings, so the suite runs on 2 CPU cores."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest
+
+from combtf.config import TrainConfig
+from combtf.synthetic import write_demo_data
+
+
+@pytest.fixture(scope="session")
+def demo_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3 identities, 24 training crops each, 6 ground-truth evaluation frames, 32 px."""
+    out = tmp_path_factory.mktemp("demo") / "set"
+    write_demo_data(out, identities=3, images=24, eval_images=6, size=32, seed=1)
+    return out
+
+
+def tiny_config(data: Path, out: Path, **changes: object) -> TrainConfig:
+    """A model of a few thousand weights: 4 -> 8 px, 4 steps per phase, float32 so results repeat."""
+    config = TrainConfig(
+        data=str(data),
+        out=str(out),
+        max_resolution=8,
+        start_resolution=4,
+        width=1 / 32,
+        latent_dim=16,
+        batch_size=4,
+        images_per_level=32,
+        precision="float32",
+        preview_every=0,
+        checkpoint_every=3,
+        lr=2e-3,
+    )
+    for key, value in changes.items():
+        setattr(config, key, value)
+    return config.validate()

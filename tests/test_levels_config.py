@@ -1,0 +1,60 @@
+from pathlib import Path
+
+import pytest
+
+from combtf.config import TrainConfig, load_config, save_config
+from combtf.errors import CombtfError
+from combtf.levels import ENCODER_CHANNELS, level_of, resolution, scaled
+
+
+def test_level_table() -> None:
+    assert [resolution(k) for k in range(9)] == [4, 8, 16, 32, 64, 128, 256, 512, 1024]
+    assert level_of(64) == 4
+    assert ENCODER_CHANNELS[6] == (64, 64, 128)
+    # every encoder block's output feeds the next coarser block's input
+    assert all(ENCODER_CHANNELS[k][2] == ENCODER_CHANNELS[k - 1][0] for k in range(2, 9))
+
+
+@pytest.mark.parametrize("res", [0, 3, 48, 100, 2048])
+def test_bad_resolution_names_the_option(res: int) -> None:
+    with pytest.raises(CombtfError, match=f"max_resolution {res} is not a level resolution"):
+        TrainConfig(max_resolution=res).validate()
+
+
+def test_width_never_below_four_channels() -> None:
+    assert scaled(512, 0.125) == 64
+    assert scaled(16, 0.01) == 4
+
+
+def test_yaml_round_trip(tmp_path: Path) -> None:
+    config = TrainConfig(data="d", width=0.25, min_score=0.9, identities=["a", "b"], warp=False)
+    save_config(config, tmp_path / "run.yaml")
+    assert load_config(tmp_path / "run.yaml") == config
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("widht: 0.5\n", "unknown option 'widht'"),
+        ("width: wide\n", "option 'width' must be a number"),
+        ("batch_size: 2.5\n", "option 'batch_size' must be an integer"),
+        ("warp: 1\n", "option 'warp' must be true or false"),
+        ("- a\n- b\n", "must be a mapping"),
+        ("width: [\n", "not valid YAML"),
+    ],
+)
+def test_bad_yaml_is_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(CombtfError, match=message) as info:
+        load_config(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_yaml_tags_never_construct_objects(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.yaml"
+    path.write_text(f"data: !!python/object/apply:os.system ['touch {marker}']\n")
+    with pytest.raises(CombtfError, match="not valid YAML"):
+        load_config(path)
+    assert not marker.exists()

@@ -82,7 +82,7 @@ def restore_newest(manager: tf.train.CheckpointManager, checkpoint: tf.train.Che
                 status.expect_partial()
             status.assert_existing_objects_matched()
             return path
-        except (tf.errors.OpError, ValueError, AssertionError) as exc:
+        except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError) as exc:  # corrupt files raise all of these
             first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
             problems.append(f"{path}: {first}")
             log.warning("cannot restore %s (%s); trying an older checkpoint", path, first)

@@ -131,11 +131,15 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     run.mkdir(parents=True, exist_ok=True)
     file_log = logging.FileHandler(run / "train.log")
     file_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logging.getLogger("combtf").addHandler(file_log)
+    logger = logging.getLogger("combtf")
+    level = logger.level
+    logger.setLevel(min(level or logging.INFO, logging.INFO))  # the run log always gets INFO
+    logger.addHandler(file_log)
     try:
         return _train(config, run, faces, resume, stop_after, show_progress)
     finally:
-        logging.getLogger("combtf").removeHandler(file_log)
+        logger.removeHandler(file_log)
+        logger.setLevel(level)
         file_log.close()
 
 

@@ -1,0 +1,80 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from combtf import schedule
+from combtf.errors import CombtfError
+from combtf.run import load_trained
+from combtf.train import train
+from tests.conftest import tiny_config
+
+
+def weights(run: Path) -> list[np.ndarray]:
+    trained = load_trained(run)
+    return [v.numpy() for v in trained.model.trainable_variables]
+
+
+def test_training_learns_and_writes_a_complete_run(demo_set: Path, tmp_path: Path) -> None:
+    config = tiny_config(demo_set / "train", tmp_path / "run", preview_every=5, images_per_level=96, max_resolution=16)
+    result = train(config, show_progress=False)
+    assert result.finished and result.level == 2
+    assert result.steps == sum(p.steps for p in schedule.plan(config))
+    run = result.run
+    assert (run / "config.yaml").is_file() and list((run / "logs").glob("events.out.tfevents.*"))
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["finished"] and summary["resolution"] == 16 and summary["skipped_images"] == 0
+    # the last phase's score beats an untrained model's by a margin
+    log = (run / "train.log").read_text()
+    assert "precision float32" in log and "level 2 (16 px) stabilise done" in log
+    assert result.score > 0.5
+    preview = Image.open(run / "previews" / "level2_16px.png")
+    assert preview.text["Synthetic"] == "true"
+    # 3 identities x 3 samples rows; input, reconstruction and 2 swaps as columns, enlarged to 64 px
+    assert preview.size == (4 * 64, 9 * 64)
+
+
+def test_resume_equals_an_uninterrupted_run(demo_set: Path, tmp_path: Path) -> None:
+    whole = train(tiny_config(demo_set / "train", tmp_path / "whole"), show_progress=False)
+    first = train(tiny_config(demo_set / "train", tmp_path / "parts"), stop_after=7, show_progress=False)
+    assert not first.finished and first.steps == 7  # stopped inside the level-1 fade-in
+    resumed = train(tiny_config(demo_set / "train", tmp_path / "parts"), resume=True, show_progress=False)
+    assert resumed.finished and resumed.steps == whole.steps
+    for a, b in zip(weights(whole.run), weights(resumed.run), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_a_run_folder_is_never_overwritten(demo_set: Path, tmp_path: Path) -> None:
+    train(tiny_config(demo_set / "train", tmp_path / "run"), stop_after=1, show_progress=False)
+    before = (tmp_path / "run" / "config.yaml").read_bytes()
+    with pytest.raises(CombtfError, match="already holds a run; pass --resume"):
+        train(tiny_config(demo_set / "train", tmp_path / "run", width=0.5), show_progress=False)
+    assert (tmp_path / "run" / "config.yaml").read_bytes() == before
+
+
+def test_score_gate_repeats_a_level(demo_set: Path, tmp_path: Path) -> None:
+    config = tiny_config(demo_set / "train", tmp_path / "run", min_score=0.9999, max_repeats=1)
+    result = train(config, show_progress=False)
+    phases = schedule.plan(config)
+    stabilise_steps = sum(p.steps for p in phases if not p.fade)
+    assert result.steps == sum(p.steps for p in phases) + stabilise_steps  # every stabilise phase once more
+    assert "score gate" in (tmp_path / "run" / "train.log").read_text()
+
+
+def test_damaged_newest_checkpoint_falls_back_to_the_previous(demo_set: Path, tmp_path: Path) -> None:
+    run = train(tiny_config(demo_set / "train", tmp_path / "run"), stop_after=6, show_progress=False).run
+    newest = sorted((run / "checkpoints").glob("ckpt-6.data-*"))
+    assert newest
+    newest[0].write_bytes(b"garbage")
+    trained = load_trained(run)
+    assert trained.checkpoint.endswith("ckpt-3")
+
+
+def test_checkpoint_of_another_architecture_is_refused(demo_set: Path, tmp_path: Path) -> None:
+    run = train(tiny_config(demo_set / "train", tmp_path / "run"), stop_after=1, show_progress=False).run
+    text = (run / "config.yaml").read_text().replace("latent_dim: 16", "latent_dim: 24")
+    (run / "config.yaml").write_text(text)
+    with pytest.raises(CombtfError, match="no checkpoint in .* matches this model"):
+        load_trained(run)

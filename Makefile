@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO   := data/demo
-RUN    := runs/demo
+RUN    := runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
 .PHONY: demo test install clean
 

@@ -20,7 +20,7 @@ def demo_data(out: Path, identities: int, images: int, eval_images: int, size: i
     from combtf.synthetic import write_demo_data
 
     total = identities * (images + eval_images)
-    with tqdm(total=total, unit="img", desc="rendering") as bar:
+    with tqdm(total=total, unit="img", desc="rendering", delay=0.5) as bar:  # no bar before an early error
         try:
             summary = write_demo_data(out, identities, images, eval_images, size, seed, progress=bar.update)
         except FileExistsError as exc:

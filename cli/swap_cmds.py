@@ -25,7 +25,7 @@ def swap(source: str, target: str, input_spec: str | None, model: str | None, ou
     trained.check_identity(target, "target")
     inputs = resolve_inputs(input_spec, Path(trained.config.data or ".") / target)
     output = output or Path("swaps") / f"{source}_from_{target}"
-    with tqdm(total=len(inputs), unit="crop", desc="swapping") as bar:
+    with tqdm(total=len(inputs), unit="crop", desc="swapping", delay=0.5) as bar:
         summary = swap_crops(trained, source, target, inputs, output, raw, progress=bar.update)
     click.echo(f"wrote {len(summary.written)} swaps to {output} ({len(summary.skipped)} unreadable inputs skipped)")
 

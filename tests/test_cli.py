@@ -1,0 +1,106 @@
+"""The commands a new user runs, end to end on tiny settings: demo-data -> train -> swap -> evaluate."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+from PIL import Image
+
+from cli.main import main
+
+TINY = ["--max-resolution", "8", "--width", "0.03125", "--latent-dim", "16", "--batch-size", "4",
+        "--images-per-level", "32", "--precision", "float32", "--preview-every", "0", "--quiet"]
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def one_line_error(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    result = run("demo-data", root / "set", "--identities", "3", "--images", "12", "--eval-images", "4", "--size", "16")
+    assert result.exit_code == 0, result.output
+    result = run("train", "--data", root / "set" / "train", "--out", root / "run", *TINY)
+    assert result.exit_code == 0, result.output
+    assert "finished at step" in result.output
+    return root / "set", root / "run"
+
+
+def test_swap_writes_marked_pngs(trained_run: tuple[Path, Path], tmp_path: Path) -> None:
+    data, run_dir = trained_run
+    result = run("swap", "--model", run_dir, "--source", "ada", "--target", "ben", "--input", data / "eval" / "ben", "--output", tmp_path)
+    assert result.exit_code == 0, result.output
+    inputs = sorted(p.stem for p in (data / "eval" / "ben").glob("*.png"))
+    outputs = sorted(tmp_path.glob("*.png"))
+    assert [p.stem for p in outputs] == inputs
+    img = Image.open(outputs[0])
+    assert img.size == (8, 8)  # the model's resolution
+    assert img.text["Synthetic"] == "true" and "trainedAlgorithmicMedia" in img.text["XML:com.adobe.xmp"]
+    assert str(run_dir) in img.text["Description"]
+
+
+def test_swap_composites_by_mask_unless_raw(trained_run: tuple[Path, Path], tmp_path: Path) -> None:
+    data, run_dir = trained_run
+    crop = data / "eval" / "ben" / "eval_0000.png"
+    Image.open(crop).resize((8, 8), Image.Resampling.BOX).save(tmp_path / "frame.png")
+    (tmp_path / "masks").mkdir()
+    half = np.zeros((8, 8), np.uint8)
+    half[:, :4] = 255
+    Image.fromarray(half).save(tmp_path / "masks" / "frame.png")
+    assert run("swap", "--model", run_dir, "--source", "cleo", "--target", "ben", "--input", tmp_path / "frame.png", "--output", tmp_path / "c").exit_code == 0
+    assert run("swap", "--model", run_dir, "--source", "cleo", "--target", "ben", "--input", tmp_path / "frame.png", "--output", tmp_path / "r", "--raw").exit_code == 0
+    frame = np.asarray(Image.open(tmp_path / "frame.png"))
+    composite, raw = np.asarray(Image.open(tmp_path / "c" / "frame.png")), np.asarray(Image.open(tmp_path / "r" / "frame.png"))
+    np.testing.assert_array_equal(composite[:, 4:], frame[:, 4:])   # outside the mask: the input
+    np.testing.assert_array_equal(composite[:, :4], raw[:, :4])     # inside: the decoder's face
+    assert not np.array_equal(raw[:, 4:], frame[:, 4:])
+
+
+def test_evaluate_scores_every_ordered_pair(trained_run: tuple[Path, Path], tmp_path: Path) -> None:
+    data, run_dir = trained_run
+    result = run("evaluate", "--model", run_dir, "--data", data / "eval", "--json", tmp_path / "e.json")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert {(p["source"], p["target"]) for p in report["pairs"]} == {
+        (s, t) for s in ("ada", "ben", "cleo") for t in ("ada", "ben", "cleo") if s != t
+    }
+    assert all(p["frames"] == 4 and 0 < p["masked_ssim"] <= 1 and p["masked_psnr"] > 0 for p in report["pairs"])
+    assert report["resolution"] == 8
+
+
+def test_unknown_identity_is_a_one_line_error(trained_run: tuple[Path, Path], tmp_path: Path) -> None:
+    _, run_dir = trained_run
+    one_line_error(run("swap", "--model", run_dir, "--source", "zed", "--target", "ben", "--output", tmp_path), "--source 'zed'", "ada, ben, cleo")
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:
+    one_line_error(run("train", "--data", tmp_path / "missing", "--out", tmp_path / "r", *TINY), "missing", "does not exist")
+    one_line_error(run("train", "--data", tmp_path, "--out", tmp_path / "r", "--max-resolution", "48"), "max_resolution 48")
+    one_line_error(run("train", "--out", tmp_path / "r"), "--data is required")
+    one_line_error(run("swap", "--model", tmp_path, "--source", "a", "--target", "b"), str(tmp_path), "not a combtf run folder")
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "x").write_text("occupied")
+    one_line_error(run("demo-data", tmp_path / "set"), "already exists")
+    config = tmp_path / "run.yaml"
+    config.write_text("max_resolution: sixty-four\n")
+    one_line_error(run("train", "--config", config, "--data", tmp_path), str(config), "max_resolution")
+
+
+def test_resume_continues_the_cli_run(trained_run: tuple[Path, Path], tmp_path: Path) -> None:
+    data, _ = trained_run
+    out = tmp_path / "r"
+    first = run("train", "--data", data / "train", "--out", out, "--stop-after", "2", *TINY)
+    assert first.exit_code == 0 and "stopped at step 2" in first.output, first.output
+    resumed = run("train", "--out", out, "--resume", "--quiet")
+    assert resumed.exit_code == 0 and "finished at step" in resumed.output, resumed.output

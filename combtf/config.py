@@ -34,6 +34,7 @@ class TrainConfig:
     start_resolution: int = 4
     width: float = 1.0
     latent_dim: int = 512
+    latent_size: int = 1
     shared_decoder_levels: int = 2
     # schedule
     images_per_level: int = 4000
@@ -46,6 +47,7 @@ class TrainConfig:
     optimizer: str = "adam"
     loss: str = "ssim"
     l1_weight: float = 0.0
+    clip_norm: float = 1.0
     precision: str = "auto"
     seed: int = 0
     # augmentation
@@ -70,6 +72,7 @@ class TrainConfig:
         checks = [
             (self.width > 0, "width must be > 0"),
             (self.latent_dim >= 1, "latent_dim must be >= 1"),
+            (self.latent_size in (1, 4), "latent_size must be 1 (1x1 code) or 4 (4x4 spatial code)"),
             (self.shared_decoder_levels >= 0, "shared_decoder_levels must be >= 0"),
             (self.images_per_level >= 2, "images_per_level must be >= 2"),
             (self.batch_size >= 1, "batch_size must be >= 1"),
@@ -79,6 +82,7 @@ class TrainConfig:
             (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
             (self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
             (self.l1_weight >= 0, "l1_weight must be >= 0"),
+            (self.clip_norm >= 0, "clip_norm must be >= 0"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}"),

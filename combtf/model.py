@@ -31,6 +31,7 @@ class Architecture:
     width: float = 1.0
     latent_dim: int = 512
     shared_decoder_levels: int = 2
+    latent_size: int = 1  # 1: the reference's 1x1 code; 4: a 4x4 spatial code (keeps layout, may leak identity)
 
     def encoder_channels(self, level: int) -> tuple[int, int, int]:
         cin, mid, out = (scaled(c, self.width) for c in ENCODER_CHANNELS[level])
@@ -57,7 +58,8 @@ def _encoder_block(arch: Architecture, level: int) -> keras.Model:
     x = keras.Input((res, res, cin))
     h = layers.LeakyReLU(LRELU)(_conv(mid, 3, "conv0")(x))
     if level == 0:
-        h = _conv(out, 4, "conv1", padding="valid")(h)  # 4x4 -> the 1x1 latent
+        # 4x4 -> the 1x1 latent, or a 1x1 conv to a 4x4 spatial latent
+        h = _conv(out, 4, "conv1", padding="valid")(h) if arch.latent_size == 1 else _conv(out, 1, "conv1")(h)
     else:
         h = layers.LeakyReLU(LRELU)(_conv(out, 3, "conv1")(h))
         h = layers.MaxPooling2D(2)(h)
@@ -67,9 +69,11 @@ def _encoder_block(arch: Architecture, level: int) -> keras.Model:
 def _decoder_block(arch: Architecture, level: int, owner: str) -> keras.Model:
     out = arch.decoder_channels(level)
     if level == 0:
-        x = keras.Input((1, 1, arch.latent_dim))
-        h = layers.ZeroPadding2D(3)(x)
-        h = layers.LeakyReLU(LRELU)(_conv(out, 4, "conv0", padding="valid")(h))  # 1x1 -> 4x4
+        x = keras.Input((arch.latent_size, arch.latent_size, arch.latent_dim))
+        if arch.latent_size == 1:
+            h = layers.LeakyReLU(LRELU)(_conv(out, 4, "conv0", padding="valid")(layers.ZeroPadding2D(3)(x)))  # 1x1 -> 4x4
+        else:
+            h = layers.LeakyReLU(LRELU)(_conv(out, 3, "conv0")(x))
     else:
         res = resolution(level - 1)
         x = keras.Input((res, res, arch.decoder_channels(level - 1)))
@@ -120,7 +124,7 @@ class CombModel:
 
     # --- forward -----------------------------------------------------------------
     def encode(self, x: tf.Tensor, level: int, alpha: float | tf.Tensor = 1.0) -> tf.Tensor:
-        """Image at `level` resolution -> latent [batch, 1, 1, latent_dim]."""
+        """Image at `level` resolution -> latent [batch, latent_size, latent_size, latent_dim]."""
         h = self.encoder_blocks[level](self.from_rgb[level](x))
         if level > 0 and not _is_one(alpha):
             h = _fade(h, self.from_rgb[level - 1](_downsample(x)), alpha)

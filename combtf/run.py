@@ -58,6 +58,7 @@ def architecture(config: TrainConfig) -> Architecture:
         max_level=level_of(config.max_resolution, "max_resolution"),
         width=config.width,
         latent_dim=config.latent_dim,
+        latent_size=config.latent_size,
         shared_decoder_levels=config.shared_decoder_levels,
     )
 

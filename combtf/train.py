@@ -46,10 +46,11 @@ class TrainResult:
 
 
 def make_optimizer(config: TrainConfig, policy: str) -> keras.optimizers.Optimizer:
+    clip = {"global_clipnorm": config.clip_norm} if config.clip_norm else {}
     if config.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(config.lr, momentum=0.9)
+        optimizer = keras.optimizers.SGD(config.lr, momentum=0.9, **clip)
     else:
-        optimizer = keras.optimizers.Adam(config.lr)
+        optimizer = keras.optimizers.Adam(config.lr, **clip)
     return keras.optimizers.LossScaleOptimizer(optimizer) if policy == "mixed_float16" else optimizer
 
 
@@ -143,97 +144,126 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
         file_log.close()
 
 
+class _Trainer:
+    """One invocation of training: builds the model, restores state, runs phases until done or stopped."""
+
+    def __init__(self, config: TrainConfig, run: Path, faces: data.FaceSet, resume: bool) -> None:
+        self.config, self.run, self.faces = config, run, faces
+        self.policy, reason = precision.apply(config.precision)
+        log.info("precision %s: %s", self.policy, reason)
+        if not resume:
+            save_config(config, run / CONFIG_NAME)
+        keras.utils.set_random_seed(config.seed)  # initial weights; the data has its own stateless seeds
+        self.strategy = tf.distribute.get_strategy()
+        with self.strategy.scope():
+            self.model = CombModel(architecture(config))
+            self.optimizer = make_optimizer(config, self.policy)
+            self.optimizer.build(self.model.trainable_variables)
+        self.state = TrainState()
+        checkpoint = make_checkpoint(self.model, self.state, self.optimizer)
+        self.manager = tf.train.CheckpointManager(checkpoint, str(run / CHECKPOINTS), max_to_keep=config.keep_checkpoints)
+        if resume:
+            path = restore_newest(self.manager, checkpoint)
+            log.info("resumed from %s at step %d", path, self.state.value("step"))
+        self.saved_step = int(self.state.value("step"))
+        self.phases = schedule.plan(config)
+        self.augment = data.Augment(config.flip, config.affine, config.warp, config.color)
+        self.level_data: data.LevelData | None = None
+        self.warned: set[str] = set()
+        self.step_fns: dict[int, Callable] = {}
+        self.steps_done = 0
+
+    # --- state ---------------------------------------------------------------------
+    def _int(self, name: str) -> int:
+        return int(self.state.value(name))
+
+    @property
+    def finished(self) -> bool:
+        return self._int("phase") >= len(self.phases)
+
+    def save(self) -> None:
+        step = self._int("step")
+        if step != self.saved_step or not self.manager.checkpoints:
+            self.manager.save(checkpoint_number=step)
+            self.saved_step = step
+
+    def preview(self, tag: str) -> None:
+        samples = {i: self.level_data.images[i][:PREVIEW_SAMPLES] for i in self.config.identities}
+        level, alpha = self._int("level"), float(self.state.value("alpha"))
+        for name in (f"{tag}.png", "latest.png"):
+            preview.write(self.run / "previews" / name, self.model, level, alpha, samples, str(self.run))
+
+    # --- loop ----------------------------------------------------------------------
+    def train(self, stop_after: int | None, show_progress: bool) -> None:
+        current = self.phases[min(self._int("phase"), len(self.phases) - 1)]
+        total = sum(p.steps for p in self.phases) + self._int("repeats") * current.steps
+        progress = _Progress(total, self._int("step"), self.config.batch_size * len(self.config.identities), show_progress)
+        writer = tf.summary.create_file_writer(str(self.run / "logs"))
+        try:
+            with writer.as_default():
+                while not self.finished:
+                    phase = self.phases[self._int("phase")]
+                    if not self._run_phase(phase, progress, stop_after):
+                        break
+                    _end_phase(self.state, phase, self.phases, self.config, progress)
+                    self.save()
+                    if self.finished or self.phases[self._int("phase")].level != phase.level:
+                        self.preview(f"level{phase.level}_{resolution(phase.level)}px")
+                self.save()
+        except KeyboardInterrupt:
+            self.save()
+            log.warning("interrupted: saved checkpoint at step %d", self._int("step"))
+            raise
+        finally:
+            progress.close()
+            writer.close()
+
+    def _run_phase(self, phase: schedule.Phase, progress: _Progress, stop_after: int | None) -> bool:
+        """Run the rest of `phase`; False when `stop_after` ended this invocation inside it."""
+        size = resolution(phase.level)
+        if self.level_data is None or self.level_data.size != size:
+            self.level_data = data.load_level(self.faces, size, self.warned)
+        if phase.level not in self.step_fns:
+            self.step_fns[phase.level] = make_step(self.model, self.optimizer, phase.level, self.config, self.strategy)
+        first = self._int("step")
+        last = first + phase.steps - self._int("phase_step")
+        batches = data.dataset(self.level_data, self.config.identities, self.config.batch_size, self.config.seed, first, last, self.augment)
+        for batch in self.strategy.experimental_distribute_dataset(batches):
+            alpha = schedule.alpha(phase, self._int("phase_step"))
+            loss, score = (float(v) for v in self.step_fns[phase.level](batch, tf.constant(alpha, tf.float32)))
+            if not math.isfinite(loss):
+                raise CombtfError(f"{self.run}: loss became {loss} at step {self._int('step')}; lower --lr or use --precision float32")
+            self._record(phase, alpha, loss, score)
+            progress.update(phase, alpha, loss, score)
+            if stop_after is not None and self.steps_done >= stop_after:
+                return False
+        return True
+
+    def _record(self, phase: schedule.Phase, alpha: float, loss: float, score: float) -> None:
+        state = self.state
+        for var in (state.step, state.phase_step, state.score_count):
+            var.assign_add(1)
+        state.score_sum.assign_add(score)
+        state.level.assign(phase.level)
+        state.alpha.assign(alpha)
+        self.steps_done += 1
+        step = self._int("step")
+        if step % 10 == 0:
+            for name, value in (("loss", loss), ("masked_ssim", score), ("alpha", alpha), ("level", phase.level)):
+                tf.summary.scalar(name, value, step=step)
+        if step % self.config.checkpoint_every == 0:
+            self.save()
+        if self.config.preview_every and step % self.config.preview_every == 0:
+            self.preview(f"step{step:07d}")
+
+
 def _train(
     config: TrainConfig, run: Path, faces: data.FaceSet, resume: bool, stop_after: int | None, show_progress: bool
 ) -> TrainResult:
-    policy, reason = precision.apply(config.precision)
-    log.info("precision %s: %s", policy, reason)
-    if not resume:
-        save_config(config, run / CONFIG_NAME)
-    keras.utils.set_random_seed(config.seed)  # initial weights; the data has its own stateless seeds
-    strategy = tf.distribute.get_strategy()
-    with strategy.scope():
-        model = CombModel(architecture(config))
-        optimizer = make_optimizer(config, policy)
-        optimizer.build(model.trainable_variables)
-    state = TrainState()
-    checkpoint = make_checkpoint(model, state, optimizer)
-    manager = tf.train.CheckpointManager(checkpoint, str(run / CHECKPOINTS), max_to_keep=config.keep_checkpoints)
-    if resume:
-        path = restore_newest(manager, checkpoint)
-        log.info("resumed from %s at step %d", path, state.value("step"))
-
-    phases = schedule.plan(config)
-    identities = config.identities
-    augment = data.Augment(config.flip, config.affine, config.warp, config.color)
-    total = sum(p.steps for p in phases) + int(state.value("repeats")) * phases[min(int(state.value("phase")), len(phases) - 1)].steps
-    progress = _Progress(total, int(state.value("step")), config.batch_size * len(identities), show_progress)
-    writer = tf.summary.create_file_writer(str(run / "logs"))
-    level_data: data.LevelData | None = None
-    warned: set[str] = set()
-    steps_done, started = 0, time.perf_counter()
-    step_fns: dict[int, Callable] = {}
-    stopped = False
-
-    def save() -> None:
-        manager.save(checkpoint_number=int(state.value("step")))
-
-    def write_preview(tag: str) -> None:
-        samples = {i: level_data.images[i][:PREVIEW_SAMPLES] for i in identities}
-        level, alpha = int(state.value("level")), float(state.value("alpha"))
-        for name in (f"{tag}.png", "latest.png"):
-            preview.write(run / "previews" / name, model, level, alpha, samples, str(run))
-
-    try:
-        with writer.as_default():
-            while state.value("phase") < len(phases) and not stopped:
-                phase = phases[int(state.value("phase"))]
-                size = resolution(phase.level)
-                if level_data is None or level_data.size != size:
-                    level_data = data.load_level(faces, size, warned)
-                if phase.level not in step_fns:
-                    step_fns[phase.level] = make_step(model, optimizer, phase.level, config, strategy)
-                first = int(state.value("step"))
-                remaining = phase.steps - int(state.value("phase_step"))
-                batches = data.dataset(level_data, identities, config.batch_size, config.seed, first, first + remaining, augment)
-                for batch in strategy.experimental_distribute_dataset(batches):
-                    alpha = schedule.alpha(phase, int(state.value("phase_step")))
-                    loss, score = step_fns[phase.level](batch, tf.constant(alpha, tf.float32))
-                    loss, score = float(loss), float(score)
-                    if not math.isfinite(loss):
-                        raise CombtfError(f"{run}: loss became {loss} at step {state.value('step')}; lower --lr or use --precision float32")
-                    for var, value in ((state.step, 1), (state.phase_step, 1), (state.score_count, 1)):
-                        var.assign_add(value)
-                    state.score_sum.assign_add(score)
-                    state.level.assign(phase.level)
-                    state.alpha.assign(alpha)
-                    step = int(state.value("step"))
-                    steps_done += 1
-                    progress.update(phase, alpha, loss, score)
-                    if step % 10 == 0:
-                        for name, value in (("loss", loss), ("masked_ssim", score), ("alpha", alpha), ("level", phase.level)):
-                            tf.summary.scalar(name, value, step=step)
-                    if step % config.checkpoint_every == 0:
-                        save()
-                    if config.preview_every and step % config.preview_every == 0:
-                        write_preview(f"step{step:07d}")
-                    if stop_after is not None and steps_done >= stop_after:
-                        stopped = True
-                        break
-                if not stopped:
-                    _end_phase(state, phase, phases, config, progress)
-                    save()
-                    if state.value("phase") >= len(phases) or phases[int(state.value("phase"))].level != phase.level:
-                        write_preview(f"level{phase.level}_{size}px")
-            save()
-    except KeyboardInterrupt:
-        save()
-        log.warning("interrupted: saved checkpoint at step %d", state.value("step"))
-        raise
-    finally:
-        progress.close()
-        writer.close()
-
+    started = time.perf_counter()
+    trainer = _Trainer(config, run, faces, resume)
+    trainer.train(stop_after, show_progress)
+    state = trainer.state
     result = TrainResult(
         run=run,
         steps=int(state.value("step")),
@@ -241,11 +271,11 @@ def _train(
         level=int(state.value("level")),
         alpha=float(state.value("alpha")),
         score=_recent_score(state),
-        finished=state.value("phase") >= len(phases),
+        finished=trainer.finished,
         skipped=dict(faces.skipped),
-        precision=policy,
+        precision=trainer.policy,
     )
-    _write_summary(result, steps_done, config)
+    _write_summary(result, trainer.steps_done, config)
     return result
 
 

@@ -87,3 +87,10 @@ def test_needs_two_identities_and_known_names(model: CombModel) -> None:
         CombModel(Architecture(("solo",), max_level=1))
     with pytest.raises(CombtfError, match="unknown identity 'zed'"):
         model.decode(model.encode(images(8), 1), "zed", 1)
+
+
+def test_spatial_latent_keeps_a_4x4_code() -> None:
+    spatial = CombModel(Architecture(IDS[:2], max_level=2, width=1 / 32, latent_dim=8, latent_size=4))
+    z = spatial.encode(images(16), 2)
+    assert z.shape == (2, 4, 4, 8)
+    assert spatial.decode(z, "b", 2).shape == (2, 16, 16, 3)

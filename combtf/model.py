@@ -41,6 +41,14 @@ class Architecture:
         return scaled(DECODER_CHANNELS[level], self.width)
 
 
+class PixelNorm(layers.Layer):
+    """ProGAN's per-pixel feature normalisation: keeps decoder activations from escalating
+    until the sigmoid saturates and a decoder stops learning (seen here without it)."""
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return x * keras.ops.rsqrt(keras.ops.mean(keras.ops.square(x), axis=-1, keepdims=True) + 1e-8)
+
+
 def _conv(filters: int, kernel: int, name: str, padding: str = "same") -> layers.Conv2D:
     return layers.Conv2D(filters, kernel, padding=padding, kernel_initializer=INIT, name=name)
 
@@ -68,18 +76,22 @@ def _encoder_block(arch: Architecture, level: int) -> keras.Model:
 
 def _decoder_block(arch: Architecture, level: int, owner: str) -> keras.Model:
     out = arch.decoder_channels(level)
+
+    def act(h: tf.Tensor) -> tf.Tensor:
+        return PixelNorm()(layers.LeakyReLU(LRELU)(h))
+
     if level == 0:
         x = keras.Input((arch.latent_size, arch.latent_size, arch.latent_dim))
         if arch.latent_size == 1:
-            h = layers.LeakyReLU(LRELU)(_conv(out, 4, "conv0", padding="valid")(layers.ZeroPadding2D(3)(x)))  # 1x1 -> 4x4
+            h = act(_conv(out, 4, "conv0", padding="valid")(layers.ZeroPadding2D(3)(x)))  # 1x1 -> 4x4
         else:
-            h = layers.LeakyReLU(LRELU)(_conv(out, 3, "conv0")(x))
+            h = act(_conv(out, 3, "conv0")(x))
     else:
         res = resolution(level - 1)
         x = keras.Input((res, res, arch.decoder_channels(level - 1)))
         h = layers.UpSampling2D(2, interpolation="nearest")(x)
-        h = layers.LeakyReLU(LRELU)(_conv(out, 3, "conv0")(h))
-    h = layers.LeakyReLU(LRELU)(_conv(out, 3, "conv1")(h))
+        h = act(_conv(out, 3, "conv0")(h))
+    h = act(_conv(out, 3, "conv1")(h))
     return keras.Model(x, h, name=f"dec{level}_{owner}")
 
 

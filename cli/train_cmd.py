@@ -35,6 +35,7 @@ _OPTIONS = [
     ("--max-repeats", int, "Score gate: at most this many repeats per level. [3]"),
     ("--preview-every", int, "Write a preview grid every N steps (0: only at level ends). [500]"),
     ("--checkpoint-every", int, "Checkpoint every N steps (and at every phase end). [200]"),
+    ("--keep-checkpoints", int, "How many of the newest checkpoints to keep. [3]"),
 ]
 _FLAGS = [
     ("progressive", "Grow from --start-resolution (default), or train the final level alone."),

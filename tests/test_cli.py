@@ -1,4 +1,5 @@
 """The commands a new user runs, end to end on tiny settings: demo-data -> train -> swap -> evaluate."""
+import dataclasses
 import json
 from pathlib import Path
 
@@ -104,3 +105,11 @@ def test_resume_continues_the_cli_run(trained_run: tuple[Path, Path], tmp_path: 
     assert first.exit_code == 0 and "stopped at step 2" in first.output, first.output
     resumed = run("train", "--out", out, "--resume", "--quiet")
     assert resumed.exit_code == 0 and "finished at step" in resumed.output, resumed.output
+
+
+def test_every_config_option_is_a_train_option() -> None:
+    from cli.train_cmd import train
+    from combtf.config import TrainConfig
+
+    options = {p.name for p in train.params}
+    assert {f.name for f in dataclasses.fields(TrainConfig)} <= options

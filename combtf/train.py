@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Callable
 
 import keras
-import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 

@@ -56,6 +56,10 @@ def scan(root: str | Path, identities: list[str] | None = None) -> FaceSet:
     return FaceSet(root, images)
 
 
+class MaskSizeError(CombtfError):
+    """A mask that does not fit its image: the data set is inconsistent, not one file damaged."""
+
+
 def mask_path(image: Path) -> Path:
     return image.parent / "masks" / f"{image.stem}.png"
 
@@ -66,7 +70,7 @@ def load_crop(path: Path, size: int) -> tuple[np.ndarray, np.ndarray | None]:
     mpath = mask_path(path)
     mask = read_mask(mpath) if mpath.is_file() else alpha
     if mask is not None and mask.shape != rgb.shape[:2]:
-        raise CombtfError(
+        raise MaskSizeError(
             f"{mpath if mpath.is_file() else path}: mask is {mask.shape[1]}x{mask.shape[0]}, "
             f"image is {rgb.shape[1]}x{rgb.shape[0]}"
         )
@@ -77,15 +81,14 @@ def load_crops(paths: list[Path], size: int, skipped: dict[str, str] | None = No
     """Images uint8 [N, s, s, 3] and masks uint8 [N, s, s, 1] (255 where no mask), and how many had none.
 
     Unreadable images are skipped and recorded in `skipped` when it is given, else they
-    are an error.  A mask whose size differs from its image is always an error: it means the
-    data set is inconsistent, not that one file is damaged.
+    are an error; a MaskSizeError always is.
     """
     rgbs, masks, unmasked = [], [], 0
     for path in paths:
         try:
             rgb, mask = load_crop(path, size)
         except CombtfError as exc:
-            if skipped is None or "mask is" in str(exc):
+            if skipped is None or isinstance(exc, MaskSizeError):
                 raise
             skipped[str(path)] = str(exc)
             log.warning("skipping %s", exc)

@@ -65,6 +65,7 @@ def train(config_path: Path | None, resume: bool, stop_after: int | None, quiet:
     """Train a comb model progressively, level by level, on the identity folders in --data."""
     from combtf.config import TrainConfig, load_config
     from combtf.errors import CombtfError
+    from combtf.levels import resolution
     from combtf.train import train as run_training
 
     config = load_config(config_path) if config_path else TrainConfig()
@@ -81,7 +82,7 @@ def train(config_path: Path | None, resume: bool, stop_after: int | None, quiet:
     result = run_training(config.validate(), resume=resume, stop_after=stop_after, show_progress=not quiet)
     state = "finished" if result.finished else "stopped"
     click.echo(
-        f"{state} at step {result.steps}, {4 * 2**result.level} px, masked SSIM {result.score:.4f}, "
+        f"{state} at step {result.steps}, {resolution(result.level)} px, masked SSIM {result.score:.4f}, "
         f"{result.seconds:.0f} s, precision {result.precision}; {len(result.skipped)} unreadable images skipped"
     )
     click.echo(f"run folder: {result.run}  (previews in {result.run}/previews, summary in {result.run}/summary.json)")

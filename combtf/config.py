@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from combtf.errors import CombtfError
+from combtf.levels import level_of
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 OPTIMIZERS = ("adam", "sgd")
@@ -63,8 +64,6 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Fail early, with the option's name, on values that would fail hours later."""
-        from combtf.levels import level_of
-
         level_of(self.max_resolution, "max_resolution")
         level_of(self.start_resolution, "start_resolution")
         if self.start_resolution > self.max_resolution:

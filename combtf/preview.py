@@ -28,5 +28,8 @@ def grid(model: CombModel, level: int, alpha: float, samples: dict[str, np.ndarr
     return sheet.repeat(scale, 0).repeat(scale, 1)
 
 
-def write(path: Path, model: CombModel, level: int, alpha: float, samples: dict[str, np.ndarray], run: str) -> None:
-    write_png(path, grid(model, level, alpha, samples), png_text(run, "training preview"))
+def write(paths: list[Path], model: CombModel, level: int, alpha: float, samples: dict[str, np.ndarray], run: str) -> None:
+    """Render once, write the same grid to every path (e.g. the step's file and latest.png)."""
+    sheet, note = grid(model, level, alpha, samples), png_text(run, "training preview")
+    for path in paths:
+        write_png(path, sheet, note)

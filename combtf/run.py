@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from combtf.config import TrainConfig, load_config
 from combtf.errors import CombtfError
-from combtf.levels import level_of
+from combtf.levels import level_of, resolution
 from combtf.model import Architecture, CombModel
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class TrainedModel:
 
     @property
     def resolution(self) -> int:
-        return 4 * 2**self.level
+        return resolution(self.level)
 
     def check_identity(self, name: str, role: str) -> None:
         if name not in self.config.identities:

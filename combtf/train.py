@@ -189,8 +189,8 @@ class _Trainer:
     def preview(self, tag: str) -> None:
         samples = {i: self.level_data.images[i][:PREVIEW_SAMPLES] for i in self.config.identities}
         level, alpha = self._int("level"), float(self.state.value("alpha"))
-        for name in (f"{tag}.png", "latest.png"):
-            preview.write(self.run / "previews" / name, self.model, level, alpha, samples, str(self.run))
+        folder = self.run / "previews"
+        preview.write([folder / f"{tag}.png", folder / "latest.png"], self.model, level, alpha, samples, str(self.run))
 
     # --- loop ----------------------------------------------------------------------
     def train(self, stop_after: int | None, show_progress: bool) -> None:

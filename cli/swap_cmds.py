@@ -15,7 +15,9 @@ from tqdm import tqdm
 @click.option("--model", default=None, help="Run folder (default: the newest under runs/).")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None, help="Default swaps/<source>_from_<target>/.")
 @click.option("--raw", is_flag=True, help="Write the bare decoder output instead of compositing by the mask.")
-def swap(source: str, target: str, input_spec: str | None, model: str | None, output: Path | None, raw: bool) -> None:
+@click.option("--latent-match/--no-latent-match", default=True, show_default=True,
+              help="Move the target's code to the source's latent statistics before decoding.")
+def swap(source: str, target: str, input_spec: str | None, model: str | None, output: Path | None, raw: bool, latent_match: bool) -> None:
     """Swap aligned face crops of TARGET to show SOURCE's face."""
     from combtf.run import find_run, load_trained
     from combtf.swap import resolve_inputs, swap_crops
@@ -26,7 +28,7 @@ def swap(source: str, target: str, input_spec: str | None, model: str | None, ou
     inputs = resolve_inputs(input_spec, Path(trained.config.data or ".") / target)
     output = output or Path("swaps") / f"{source}_from_{target}"
     with tqdm(total=len(inputs), unit="crop", desc="swapping", delay=0.5) as bar:
-        summary = swap_crops(trained, source, target, inputs, output, raw, progress=bar.update)
+        summary = swap_crops(trained, source, target, inputs, output, raw, latent_match, progress=bar.update)
     click.echo(f"wrote {len(summary.written)} swaps to {output} ({len(summary.skipped)} unreadable inputs skipped)")
 
 
@@ -36,7 +38,9 @@ def swap(source: str, target: str, input_spec: str | None, model: str | None, ou
 @click.option("--source", default=None, help="Only this source identity.")
 @click.option("--target", default=None, help="Only this target identity.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the scores here.")
-def evaluate(model: str | None, eval_dir: Path, source: str | None, target: str | None, json_out: Path | None) -> None:
+@click.option("--latent-match/--no-latent-match", default=True, show_default=True,
+              help="Move the target's code to the source's latent statistics before decoding.")
+def evaluate(model: str | None, eval_dir: Path, source: str | None, target: str | None, json_out: Path | None, latent_match: bool) -> None:
     """Score swaps against ground truth: masked SSIM and masked PSNR per ordered pair."""
     from itertools import permutations
 
@@ -47,7 +51,7 @@ def evaluate(model: str | None, eval_dir: Path, source: str | None, target: str 
     trained = load_trained(find_run(model))
     names = trained.config.identities
     pairs = [(s, t) for s, t in permutations(names, 2) if source in (None, s) and target in (None, t)] if (source or target) else None
-    report = run_evaluation(trained, eval_dir, pairs)
+    report = run_evaluation(trained, eval_dir, pairs, latent_match)
     click.echo(f"{'source':>10} <- {'target':<10} {'frames':>6} {'mSSIM':>7} {'mPSNR':>7}")
     for row in report["pairs"] + report["reconstructions"]:
         click.echo(f"{row['source']:>10} <- {row['target']:<10} {row['frames']:>6} {row['masked_ssim']:7.4f} {row['masked_psnr']:7.2f}")

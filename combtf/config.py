@@ -49,6 +49,7 @@ class TrainConfig:
     loss: str = "ssim"
     l1_weight: float = 0.0
     clip_norm: float = 1.0
+    weight_average: float = 0.99
     precision: str = "auto"
     seed: int = 0
     # augmentation
@@ -82,6 +83,7 @@ class TrainConfig:
             (self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
             (self.l1_weight >= 0, "l1_weight must be >= 0"),
             (self.clip_norm >= 0, "clip_norm must be >= 0"),
+            (0 <= self.weight_average < 1, "weight_average must be in [0, 1) (0: off)"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}"),

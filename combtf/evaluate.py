@@ -13,7 +13,7 @@ from combtf.losses import masked_psnr, masked_ssim
 from combtf.run import TrainedModel
 
 
-def evaluate(trained: TrainedModel, eval_dir: Path, pairs: list[tuple[str, str]] | None = None) -> dict:
+def evaluate(trained: TrainedModel, eval_dir: Path, pairs: list[tuple[str, str]] | None = None, match: bool = True) -> dict:
     """Masked SSIM/PSNR of swap(source <- target frame) vs the truth frame, per ordered pair.
 
     The truth's own mask is used: it marks where the source's face should be.  Each
@@ -46,7 +46,7 @@ def evaluate(trained: TrainedModel, eval_dir: Path, pairs: list[tuple[str, str]]
         x = np.stack([inputs[s][0] for s in stems]).astype(np.float32) / 255.0
         t = np.stack([truth[s][0] for s in stems]).astype(np.float32) / 255.0
         m = np.stack([truth[s][1] for s in stems]).astype(np.float32) / 255.0
-        y = trained.model.swap(x, source, trained.level, trained.alpha)
+        y = trained.swap(x, source, target, match)
         return {
             "source": source,
             "target": target,
@@ -63,6 +63,7 @@ def evaluate(trained: TrainedModel, eval_dir: Path, pairs: list[tuple[str, str]]
     return {
         "model": str(trained.run),
         "resolution": size,
+        "latent_matching": match and trained.can_match,
         "pairs": swaps,
         "reconstructions": recon,
         "mean": {

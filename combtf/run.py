@@ -19,8 +19,12 @@ from pathlib import Path
 
 import tensorflow as tf
 
+import numpy as np
+
+from combtf.averaging import WeightAverage
 from combtf.config import TrainConfig, load_config
 from combtf.errors import CombtfError
+from combtf.latents import LatentStats
 from combtf.levels import level_of, resolution
 from combtf.model import Architecture, CombModel
 
@@ -63,8 +67,16 @@ def architecture(config: TrainConfig) -> Architecture:
     )
 
 
-def make_checkpoint(model: CombModel, state: TrainState, optimizer: object | None = None) -> tf.train.Checkpoint:
-    items = {**model.trackables(), "state": state.trackables()}
+def make_average(model: CombModel, config: TrainConfig) -> WeightAverage | None:
+    return WeightAverage(model.trainable_variables, config.weight_average) if config.weight_average else None
+
+
+def make_checkpoint(
+    model: CombModel, state: TrainState, average: WeightAverage | None, stats: LatentStats, optimizer: object | None = None
+) -> tf.train.Checkpoint:
+    items = {**model.trackables(), "state": state.trackables(), "latent_stats": stats.trackables()}
+    if average is not None:
+        items["average"] = average.trackables()
     if optimizer is not None:
         items["optimizer"] = optimizer
     return tf.train.Checkpoint(**items)
@@ -105,11 +117,12 @@ def find_run(model: str | Path | None, runs_root: Path = Path("runs")) -> Path:
 
 @dataclass
 class TrainedModel:
-    """A run's model at the level and alpha its newest checkpoint reached."""
+    """A run's model (averaged weights) at the level and alpha its newest checkpoint reached."""
 
     run: Path
     config: TrainConfig
     model: CombModel
+    stats: LatentStats
     level: int
     alpha: float
     checkpoint: str
@@ -122,14 +135,31 @@ class TrainedModel:
         if name not in self.config.identities:
             raise CombtfError(f"--{role} '{name}' is not an identity of {self.run} ({', '.join(self.config.identities)})")
 
+    @property
+    def can_match(self) -> bool:
+        return self.stats.ready(self.level)
+
+    def swap(self, x: np.ndarray, source: str, target: str, match: bool = True) -> tf.Tensor:
+        """Frames of `target` (floats in [0, 1]) -> `source`'s face; `match` moves the code between their statistics."""
+        z = self.model.encode(x, self.level, self.alpha)
+        if match and self.can_match:
+            z = self.stats.match(z, source, target)
+        return self.model.decode(z, source, self.level, self.alpha)
+
 
 def load_trained(run: Path) -> TrainedModel:
     config = load_config(run / CONFIG).validate()
     if len(config.identities) < 2:
         raise CombtfError(f"{run / CONFIG}: the run lists fewer than 2 identities")
     model = CombModel(architecture(config))
-    state = TrainState()
-    checkpoint = make_checkpoint(model, state)
+    state, average, stats = TrainState(), make_average(model, config), LatentStats(model)
+    checkpoint = make_checkpoint(model, state, average, stats)
     manager = tf.train.CheckpointManager(checkpoint, str(run / CHECKPOINTS), max_to_keep=None)
     path = restore_newest(manager, checkpoint, partial=True)
-    return TrainedModel(run, config, model, int(state.value("level")), float(state.value("alpha")), path)
+    if average is not None:
+        average.copy_to_model()
+    level = int(state.value("level"))
+    if not stats.ready(level):
+        log.warning("%s: no latent statistics for %d px yet (training stopped inside the level); swaps skip latent matching",
+                    path, resolution(level))
+    return TrainedModel(run, config, model, stats, level, float(state.value("alpha")), path)

@@ -49,6 +49,7 @@ def swap_crops(
     inputs: list[Path],
     output: Path,
     raw: bool = False,
+    match: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> SwapSummary:
     """One PNG per input (same stem): the swapped face over the input crop by its mask, or bare with `raw`."""
@@ -72,7 +73,7 @@ def swap_crops(
         if chunk:
             x = np.stack(images).astype(np.float32) / 255.0
             m = np.stack(masks)[..., None].astype(np.float32) / 255.0
-            y = np.asarray(trained.model.swap(x, source, trained.level, trained.alpha))
+            y = np.asarray(trained.swap(x, source, target, match))
             out = y if raw else y * m + x * (1.0 - m)
             for path, pixels in zip(chunk, (np.clip(out, 0, 1) * 255).round().astype(np.uint8)):
                 dest = output / f"{path.stem}.png"

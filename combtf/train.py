@@ -7,6 +7,7 @@ the same code runs under any tf.distribute strategy.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -20,12 +21,14 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from combtf import data, precision, preview, schedule
+from combtf.averaging import WeightAverage
 from combtf.config import TrainConfig, load_config, save_config, write_atomic
 from combtf.errors import CombtfError
 from combtf.levels import resolution
+from combtf.latents import LatentStats
 from combtf.losses import reconstruction_loss
 from combtf.model import CombModel
-from combtf.run import CHECKPOINTS, CONFIG as CONFIG_NAME, TrainState, architecture, make_checkpoint, restore_newest
+from combtf.run import CHECKPOINTS, CONFIG as CONFIG_NAME, TrainState, architecture, make_average, make_checkpoint, restore_newest
 
 log = logging.getLogger(__name__)
 PREVIEW_SAMPLES = 3
@@ -54,7 +57,12 @@ def make_optimizer(config: TrainConfig, policy: str) -> keras.optimizers.Optimiz
 
 
 def make_step(
-    model: CombModel, optimizer: keras.optimizers.Optimizer, level: int, config: TrainConfig, strategy: tf.distribute.Strategy
+    model: CombModel,
+    optimizer: keras.optimizers.Optimizer,
+    average: WeightAverage | None,
+    level: int,
+    config: TrainConfig,
+    strategy: tf.distribute.Strategy,
 ) -> Callable[[tuple, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
     variables = model.level_variables(level)
     identities = model.arch.identities
@@ -72,6 +80,8 @@ def make_step(
             scaled = optimizer.scale_loss(loss / strategy.num_replicas_in_sync)
         grads = tape.gradient(scaled, variables)
         optimizer.apply_gradients(zip(grads, variables))
+        if average is not None:
+            average.update(variables)
         return loss, tf.reduce_mean(tf.concat(scores, 0))
 
     @tf.function
@@ -158,8 +168,10 @@ class _Trainer:
             self.model = CombModel(architecture(config))
             self.optimizer = make_optimizer(config, self.policy)
             self.optimizer.build(self.model.trainable_variables)
+            self.average = make_average(self.model, config)
         self.state = TrainState()
-        checkpoint = make_checkpoint(self.model, self.state, self.optimizer)
+        self.stats = LatentStats(self.model)
+        checkpoint = make_checkpoint(self.model, self.state, self.average, self.stats, self.optimizer)
         self.manager = tf.train.CheckpointManager(checkpoint, str(run / CHECKPOINTS), max_to_keep=config.keep_checkpoints)
         if resume:
             path = restore_newest(self.manager, checkpoint)
@@ -186,11 +198,22 @@ class _Trainer:
             self.manager.save(checkpoint_number=step)
             self.saved_step = step
 
+    def averaged(self) -> contextlib.AbstractContextManager:
+        return self.average.applied() if self.average is not None else contextlib.nullcontext()
+
     def preview(self, tag: str) -> None:
         samples = {i: self.level_data.images[i][:PREVIEW_SAMPLES] for i in self.config.identities}
         level, alpha = self._int("level"), float(self.state.value("alpha"))
         folder = self.run / "previews"
-        preview.write([folder / f"{tag}.png", folder / "latest.png"], self.model, level, alpha, samples, str(self.run))
+        stats = self.stats if self.stats.ready(level) else None
+        with self.averaged():
+            preview.write([folder / f"{tag}.png", folder / "latest.png"], self.model, level, alpha, samples, stats, str(self.run))
+
+    def measure_latents(self) -> None:
+        """Latent statistics for the swap's matching, from the averaged weights at the current level."""
+        level, alpha = self._int("level"), float(self.state.value("alpha"))
+        with self.averaged():
+            self.stats.measure(self.model, level, alpha, self.level_data.images, self._int("step"))
 
     # --- loop ----------------------------------------------------------------------
     def train(self, stop_after: int | None, show_progress: bool) -> None:
@@ -203,11 +226,13 @@ class _Trainer:
                 while not self.finished:
                     phase = self.phases[self._int("phase")]
                     if not self._run_phase(phase, progress, stop_after):
+                        self.measure_latents()
                         break
                     _end_phase(self.state, phase, self.phases, self.config, progress)
-                    self.save()
                     if self.finished or self.phases[self._int("phase")].level != phase.level:
+                        self.measure_latents()
                         self.preview(f"level{phase.level}_{resolution(phase.level)}px")
+                    self.save()
                 self.save()
         except KeyboardInterrupt:
             self.save()
@@ -223,7 +248,9 @@ class _Trainer:
         if self.level_data is None or self.level_data.size != size:
             self.level_data = data.load_level(self.faces, size, self.warned)
         if phase.level not in self.step_fns:
-            self.step_fns[phase.level] = make_step(self.model, self.optimizer, phase.level, self.config, self.strategy)
+            self.step_fns[phase.level] = make_step(self.model, self.optimizer, self.average, phase.level, self.config, self.strategy)
+        if self.average is not None:
+            self.average.begin_level(phase.level)
         first = self._int("step")
         last = first + phase.steps - self._int("phase_step")
         batches = data.dataset(self.level_data, self.config.identities, self.config.batch_size, self.config.seed, first, last, self.augment)
@@ -236,6 +263,9 @@ class _Trainer:
             progress.update(phase, alpha, loss, score)
             if stop_after is not None and self.steps_done >= stop_after:
                 return False
+            # the phase's last step is saved by train(), after the latent statistics are measured
+            if self._int("phase_step") < phase.steps and self._int("step") % self.config.checkpoint_every == 0:
+                self.save()
         return True
 
     def _record(self, phase: schedule.Phase, alpha: float, loss: float, score: float) -> None:
@@ -250,8 +280,6 @@ class _Trainer:
         if step % 10 == 0:
             for name, value in (("loss", loss), ("masked_ssim", score), ("alpha", alpha), ("level", phase.level)):
                 tf.summary.scalar(name, value, step=step)
-        if step % self.config.checkpoint_every == 0:
-            self.save()
         if self.config.preview_every and step % self.config.preview_every == 0:
             self.preview(f"step{step:07d}")
 

@@ -34,6 +34,11 @@ def test_training_learns_and_writes_a_complete_run(demo_set: Path, tmp_path: Pat
     assert preview.text["Synthetic"] == "true"
     # 3 identities x 3 samples rows; input, reconstruction and 2 swaps as columns, enlarged to 64 px
     assert preview.size == (4 * 64, 9 * 64)
+    # the final checkpoint carries the latent statistics of the final level, so swaps match codes
+    trained = load_trained(run)
+    assert trained.can_match and int(trained.stats.step.numpy()) == result.steps
+    x = np.random.default_rng(0).random((2, 16, 16, 3), np.float32)
+    assert not np.allclose(trained.swap(x, "ada", "ben"), trained.swap(x, "ada", "ben", match=False), atol=1e-4)
 
 
 def test_resume_equals_an_uninterrupted_run(demo_set: Path, tmp_path: Path) -> None:
@@ -42,8 +47,9 @@ def test_resume_equals_an_uninterrupted_run(demo_set: Path, tmp_path: Path) -> N
     assert not first.finished and first.steps == 7  # stopped inside the level-1 fade-in
     resumed = train(tiny_config(demo_set / "train", tmp_path / "parts"), resume=True, show_progress=False)
     assert resumed.finished and resumed.steps == whole.steps
-    for a, b in zip(weights(whole.run), weights(resumed.run), strict=True):
+    for a, b in zip(weights(whole.run), weights(resumed.run), strict=True):  # the averaged weights
         np.testing.assert_allclose(a, b, atol=1e-5)
+    np.testing.assert_allclose(load_trained(whole.run).stats.mean.numpy(), load_trained(resumed.run).stats.mean.numpy(), atol=1e-4)
 
 
 def test_a_run_folder_is_never_overwritten(demo_set: Path, tmp_path: Path) -> None:

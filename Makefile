@@ -20,8 +20,10 @@ demo: install
 	$(BIN)/combtf train --config configs/demo.yaml --data $(DEMO)/train --out $(RUN)
 	$(BIN)/combtf swap --model $(RUN) --source ada --target ben --input $(DEMO)/eval/ben --output swaps/demo/ada_from_ben
 	$(BIN)/combtf evaluate --model $(RUN) --data $(DEMO)/eval --json $(RUN)/evaluation.json
+	$(BIN)/combtf export --model $(RUN)
 	@echo
 	@echo "Done. Previews: $(RUN)/previews/   Swaps: swaps/demo/   Scores: $(RUN)/evaluation.json"
+	@echo "SavedModels:   exported_models/$(notdir $(RUN))/ (README, 'Serving')"
 	@echo "TensorBoard:   $(BIN)/tensorboard --logdir $(RUN)/logs"
 
 # pytest exits 5 when it collected no test; that is not a failure of the code.

@@ -5,7 +5,7 @@ import click
 
 from cli.common import CombtfGroup, setup_logging
 from cli.data_cmds import demo_data
-from cli.swap_cmds import evaluate, swap
+from cli.swap_cmds import evaluate, export, swap
 from cli.train_cmd import train
 
 
@@ -19,5 +19,5 @@ def main(ctx: click.Context, debug: bool) -> None:
     setup_logging(debug)
 
 
-for command in (demo_data, train, swap, evaluate):
+for command in (demo_data, train, swap, evaluate, export):
     main.add_command(command)

@@ -1,4 +1,4 @@
-"""`combtf swap` and `combtf evaluate`: use a trained run."""
+"""`combtf swap`, `combtf evaluate` and `combtf export`: use a trained run (or, for swaps, its export)."""
 from __future__ import annotations
 
 import json
@@ -7,22 +7,33 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from cli.common import split_names
+
+
+def _open(model: str | None) -> object:
+    """A run folder, an export folder (with model.json), or the newest run under runs/."""
+    from combtf.exported import is_export, load_exported
+    from combtf.run import find_run, load_trained
+
+    if model is not None and is_export(Path(model)):
+        return load_exported(Path(model))
+    return load_trained(find_run(model))
+
 
 @click.command()
 @click.option("--source", required=True, help="Identity whose face appears (its decoder).")
 @click.option("--target", required=True, help="Identity whose frames (pose, expression, light) are used.")
 @click.option("--input", "input_spec", default=None, help="Crop file, folder or glob (default: the target's training images).")
-@click.option("--model", default=None, help="Run folder (default: the newest under runs/).")
+@click.option("--model", default=None, help="Run folder or export folder (default: the newest run under runs/).")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None, help="Default swaps/<source>_from_<target>/.")
 @click.option("--raw", is_flag=True, help="Write the bare decoder output instead of compositing by the mask.")
 @click.option("--latent-match/--no-latent-match", default=True, show_default=True,
               help="Move the target's code to the source's latent statistics before decoding.")
 def swap(source: str, target: str, input_spec: str | None, model: str | None, output: Path | None, raw: bool, latent_match: bool) -> None:
     """Swap aligned face crops of TARGET to show SOURCE's face."""
-    from combtf.run import find_run, load_trained
     from combtf.swap import resolve_inputs, swap_crops
 
-    trained = load_trained(find_run(model))
+    trained = _open(model)
     trained.check_identity(source, "source")
     trained.check_identity(target, "target")
     inputs = resolve_inputs(input_spec, Path(trained.config.data or ".") / target)
@@ -33,7 +44,7 @@ def swap(source: str, target: str, input_spec: str | None, model: str | None, ou
 
 
 @click.command()
-@click.option("--model", default=None, help="Run folder (default: the newest under runs/).")
+@click.option("--model", default=None, help="Run folder or export folder (default: the newest run under runs/).")
 @click.option("--data", "eval_dir", required=True, type=click.Path(path_type=Path), help="Evaluation split, e.g. data/demo/eval.")
 @click.option("--source", default=None, help="Only this source identity.")
 @click.option("--target", default=None, help="Only this target identity.")
@@ -46,9 +57,8 @@ def evaluate(model: str | None, eval_dir: Path, source: str | None, target: str 
 
     from combtf.config import write_atomic
     from combtf.evaluate import evaluate as run_evaluation
-    from combtf.run import find_run, load_trained
 
-    trained = load_trained(find_run(model))
+    trained = _open(model)
     names = trained.config.identities
     pairs = [(s, t) for s, t in permutations(names, 2) if source in (None, s) and target in (None, t)] if (source or target) else None
     report = run_evaluation(trained, eval_dir, pairs, latent_match)
@@ -60,3 +70,20 @@ def evaluate(model: str | None, eval_dir: Path, source: str | None, target: str 
     if json_out:
         write_atomic(json_out, (json.dumps(report, indent=2) + "\n").encode())
         click.echo(f"scores written to {json_out}")
+
+
+@click.command()
+@click.option("--model", default=None, help="Run folder (default: the newest under runs/).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("exported_models"), show_default=True,
+              help="Exports go to OUT/<run name>/<identity>/<version>/.")
+@click.option("--identities", default=None, help="Comma-separated identities to export (default: all).")
+@click.option("--version", "version", type=int, default=None, help="Version number (default: the next free one; never overwrites).")
+def export(model: str | None, out: Path, identities: str | None, version: int | None) -> None:
+    """Export each identity's swap model (shared encoder + its decoder) as a SavedModel for TF Serving."""
+    from combtf.export import export as run_export
+    from combtf.run import find_run, load_trained
+
+    result = run_export(load_trained(find_run(model)), out, split_names(identities), version)
+    for name, path in result.versions.items():
+        click.echo(f"{name}: {path}")
+    click.echo(f"model.json and TF Serving's models.config in {result.folder}")

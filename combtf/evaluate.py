@@ -10,10 +10,10 @@ from combtf.data import load_crops
 from combtf.errors import CombtfError
 from combtf.images import list_images
 from combtf.losses import masked_psnr, masked_ssim
-from combtf.run import TrainedModel
+from combtf.swap import Swapper
 
 
-def evaluate(trained: TrainedModel, eval_dir: Path, pairs: list[tuple[str, str]] | None = None, match: bool = True) -> dict:
+def evaluate(trained: Swapper, eval_dir: Path, pairs: list[tuple[str, str]] | None = None, match: bool = True) -> dict:
     """Masked SSIM/PSNR of swap(source <- target frame) vs the truth frame, per ordered pair.
 
     The truth's own mask is used: it marks where the source's face should be.  Each

@@ -53,8 +53,7 @@ class LatentStats:
     def match(self, z: tf.Tensor, source: str, target: str) -> tf.Tensor:
         """The target's code, moved to the source's statistics."""
         s, t = self._index(source), self._index(target)
-        z = tf.cast(z, tf.float32)
-        return (z - self.mean[t]) / tf.maximum(self.std[t], MIN_STD) * self.std[s] + self.mean[s]
+        return match_codes(z, self.mean[t], self.std[t], self.mean[s], self.std[s])
 
     def _index(self, identity: str) -> int:
         if identity not in self.identities:
@@ -63,3 +62,8 @@ class LatentStats:
 
     def trackables(self) -> dict[str, tf.Variable]:
         return {"mean": self.mean, "std": self.std, "level": self.level, "step": self.step}
+
+
+def match_codes(z: tf.Tensor, mean_from: tf.Tensor, std_from: tf.Tensor, mean_to: tf.Tensor, std_to: tf.Tensor) -> tf.Tensor:
+    """Per element: standardise by the target's statistics, then take on the source's."""
+    return (tf.cast(z, tf.float32) - mean_from) / tf.maximum(std_from, MIN_STD) * std_to + mean_to

@@ -155,10 +155,6 @@ class CombModel:
             y = _fade(y, _upsample(to_rgb[level - 1](h)), alpha)
         return y
 
-    def swap(self, x: tf.Tensor, source: str, level: int, alpha: float | tf.Tensor = 1.0) -> tf.Tensor:
-        """Encode any identity's frame, decode it as `source`."""
-        return self.decode(self.encode(x, level, alpha), source, level, alpha)
-
     # --- variables -------------------------------------------------------------
     def _head(self, identity: str) -> tuple[list[keras.Model], list[keras.Model]]:
         if identity not in self.decoder_blocks:
@@ -201,12 +197,6 @@ class CombModel:
             "decoders": {ident: self.decoder_blocks[ident] for ident in self.arch.identities},
             "to_rgb": {ident: self.to_rgb[ident] for ident in self.arch.identities},
         }
-
-    def swap_model(self, source: str, level: int) -> keras.Model:
-        """A functional model, frame -> `source`'s face at full alpha, for export and inference."""
-        res = resolution(level)
-        x = keras.Input((res, res, 3), name="images")
-        return keras.Model(x, self.swap(x, source, level), name=f"swap_{source}_{res}px")
 
 
 def _is_one(alpha: float | tf.Tensor) -> bool:

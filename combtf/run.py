@@ -17,9 +17,10 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
+import numpy as np
 import tensorflow as tf
 
-import numpy as np
 
 from combtf.averaging import WeightAverage
 from combtf.config import TrainConfig, load_config
@@ -151,6 +152,7 @@ def load_trained(run: Path) -> TrainedModel:
     config = load_config(run / CONFIG).validate()
     if len(config.identities) < 2:
         raise CombtfError(f"{run / CONFIG}: the run lists fewer than 2 identities")
+    keras.mixed_precision.set_global_policy("float32")  # swaps and exports compute in float32 whatever trained them
     model = CombModel(architecture(config))
     state, average, stats = TrainState(), make_average(model, config), LatentStats(model)
     checkpoint = make_checkpoint(model, state, average, stats)

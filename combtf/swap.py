@@ -5,18 +5,34 @@ import glob
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
+import tensorflow as tf
 
 from combtf.data import load_crop
 from combtf.errors import CombtfError
 from combtf.images import list_images, write_png
+from combtf.config import TrainConfig
 from combtf.provenance import png_text
-from combtf.run import TrainedModel
 
 log = logging.getLogger(__name__)
 BATCH = 16
+
+
+class Swapper(Protocol):
+    """A run folder (`run.TrainedModel`) or an export folder (`exported.ExportedModel`)."""
+
+    run: Path
+    config: TrainConfig
+    can_match: bool
+
+    @property
+    def resolution(self) -> int: ...
+
+    def check_identity(self, name: str, role: str) -> None: ...
+
+    def swap(self, x: np.ndarray, source: str, target: str, match: bool = True) -> tf.Tensor: ...
 
 
 def resolve_inputs(spec: str | None, default_folder: Path) -> list[Path]:
@@ -43,7 +59,7 @@ class SwapSummary:
 
 
 def swap_crops(
-    trained: TrainedModel,
+    trained: Swapper,
     source: str,
     target: str,
     inputs: list[Path],

@@ -77,11 +77,6 @@ def test_level_variables_cover_only_what_a_level_uses(model: CombModel) -> None:
     assert len({id(v) for v in model.trainable_variables}) == len(model.trainable_variables)
 
 
-def test_swap_model_matches_library_call(model: CombModel) -> None:
-    x = images(32)
-    np.testing.assert_allclose(model.swap_model("c", 3)(x), model.swap(x, "c", 3), atol=1e-6)
-
-
 def test_needs_two_identities_and_known_names(model: CombModel) -> None:
     with pytest.raises(CombtfError, match="at least 2 identities"):
         CombModel(Architecture(("solo",), max_level=1))

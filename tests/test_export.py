@@ -1,0 +1,165 @@
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from combtf.errors import CombtfError
+from combtf.export import export
+from combtf.exported import load_exported
+from combtf.run import load_trained
+from combtf.swap import swap_crops
+from combtf.train import train
+from tests.conftest import tiny_config
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.fixture(scope="module")
+def run(demo_set: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train(tiny_config(demo_set / "train", tmp_path_factory.mktemp("runs") / "demo"), show_progress=False).run
+
+
+@pytest.fixture(scope="module")
+def exported(run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export(load_trained(run), tmp_path_factory.mktemp("exports") / "exported_models").folder
+
+
+def frames(demo_set: Path, identity: str, size: int) -> np.ndarray:
+    paths = sorted((demo_set / "eval" / identity).glob("*.png"))
+    return np.stack([np.asarray(Image.open(p).convert("RGB").resize((size, size), Image.LANCZOS), np.float32) / 255 for p in paths])
+
+
+def test_layout_description_and_serving_config(exported: Path, run: Path) -> None:
+    meta = json.loads((exported / "model.json").read_text())
+    assert meta["identities"] == ["ada", "ben", "cleo"] and meta["resolution"] == 8
+    assert meta["latent_matching"] and meta["source_run"] == str(run.resolve()) and meta["config"]["latent_dim"] == 16
+    assert meta["tensorflow_version"] == tf.__version__ and "synthetic" in meta["synthetic"]
+    for name in meta["identities"]:
+        assert (exported / name / "1" / "saved_model.pb").is_file()
+        assert f'base_path: "/models/{exported.name}/{name}"' in (exported / "models.config").read_text()
+
+
+def test_an_export_holds_the_encoder_and_one_decoder_only(exported: Path, run: Path) -> None:
+    model = load_trained(run).model
+    level = 1
+    wanted = [model.from_rgb[level], *model.encoder_blocks[: level + 1], *model.decoder_blocks["ada"][: level + 1], model.to_rgb["ada"][level]]
+    expected = sorted(tuple(v.shape) for block in wanted for v in block.weights)
+    loaded = tf.saved_model.load(str(exported / "ada" / "1"))
+    assert sorted(tuple(v.shape) for v in loaded.variables) == expected  # nothing of ben's or cleo's decoders, no optimizer slots
+    stored = tf.train.list_variables(str(exported / "ada" / "1" / "variables" / "variables"))
+    assert {tuple(shape) for name, shape in stored if name != "_CHECKPOINTABLE_OBJECT_GRAPH"} == set(expected)
+    assert not any("optimizer" in name or "average" in name for name, _ in stored)
+
+
+def test_new_exports_add_versions_and_never_overwrite(run: Path, tmp_path: Path) -> None:
+    trained = load_trained(run)
+    first = export(trained, tmp_path, ["ada"]).versions["ada"]
+    before = (first / "saved_model.pb").read_bytes()
+    second = export(trained, tmp_path, ["ada"]).versions["ada"]
+    assert (first.name, second.name) == ("1", "2")
+    assert (first / "saved_model.pb").read_bytes() == before
+    with pytest.raises(CombtfError, match="version 1 exists; exports never overwrite"):
+        export(trained, tmp_path, ["ada"], version=1)
+    with pytest.raises(CombtfError, match="'zed' is not an identity"):
+        export(trained, tmp_path, ["zed"])
+    assert json.loads((tmp_path / run.name / "model.json").read_text())["versions"] == {"ada": [1, 2]}
+
+
+def test_a_fresh_process_without_combtf_serves_both_signatures(exported: Path, run: Path, demo_set: Path, tmp_path: Path) -> None:
+    x = frames(demo_set, "ben", 8)
+    np.save(tmp_path / "x.npy", x)
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["combtf"] = None  # importing combtf must not be needed
+        import numpy as np, tensorflow as tf
+        model = tf.saved_model.load({str(exported / "ada" / "1")!r})
+        x = np.load({str(tmp_path / "x.npy")!r})
+        out = model.signatures["serving_default"](images=tf.constant(x), target=tf.constant(["ben"] * len(x)))
+        np.save({str(tmp_path / "y.npy")!r}, out["swapped"].numpy())
+        data = open({str(demo_set / "eval" / "ben" / "eval_0000.png")!r}, "rb").read()
+        png = model.signatures["serving_bytes"](image_bytes=tf.constant([data]), target=tf.constant(["ben"]))["png_bytes"]
+        open({str(tmp_path / "out.png")!r}, "wb").write(png.numpy()[0])
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path, capture_output=True)
+    expected = np.asarray(load_trained(run).swap(x, "ada", "ben"))
+    assert np.abs(np.load(tmp_path / "y.npy") - expected).max() <= 1e-4
+    served = Image.open(tmp_path / "out.png")
+    assert served.text["Synthetic"] == "true" and served.size == (8, 8)
+    cli = Path(sys.executable).parent / "saved_model_cli"
+    shown = subprocess.run([str(cli), "show", "--all", "--dir", str(exported / "ada" / "1")], check=True, capture_output=True, text=True).stdout
+    assert "signature_def['serving_default']" in shown and "signature_def['serving_bytes']" in shown
+
+
+def test_bad_requests_fail_with_a_message(exported: Path) -> None:
+    serve = tf.saved_model.load(str(exported / "ada" / "1")).signatures["serving_default"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images must be float32 \[n, 8, 8, 3\]"):
+        serve(images=tf.zeros([1, 16, 16, 3]), target=tf.constant(["ben"]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images must be float32 \[n, 8, 8, 3\]"):
+        serve(images=tf.zeros([1, 8, 8, 4]), target=tf.constant(["ben"]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="target must name an identity of this model"):
+        serve(images=tf.zeros([1, 8, 8, 3]), target=tf.constant(["zed"]))
+
+
+def test_swaps_from_the_export_equal_swaps_from_the_run(exported: Path, run: Path, demo_set: Path, tmp_path: Path) -> None:
+    inputs = sorted((demo_set / "eval" / "ben").glob("*.png"))
+    from_run = swap_crops(load_trained(run), "ada", "ben", inputs, tmp_path / "run")
+    from_export = swap_crops(load_exported(exported), "ada", "ben", inputs, tmp_path / "export")
+    assert len(from_run.written) == len(from_export.written) == len(inputs)
+    for a, b in zip(from_run.written, from_export.written):
+        assert np.abs(np.asarray(Image.open(a), int) - np.asarray(Image.open(b), int)).max() <= 1
+
+
+def test_a_mixed_precision_run_serves_float32(demo_set: Path, tmp_path: Path) -> None:
+    config = tiny_config(demo_set / "train", tmp_path / "bf16", precision="mixed_bfloat16", images_per_level=16)
+    folder = export(load_trained(train(config, show_progress=False).run), tmp_path / "exports").folder
+    serve = tf.saved_model.load(str(folder / "ben" / "1")).signatures["serving_default"]
+    assert serve.structured_input_signature[1]["images"].dtype == tf.float32
+    out = serve(images=tf.random.uniform([2, 8, 8, 3]), target=tf.constant(["ada", ""]))
+    assert out["swapped"].dtype == tf.float32 and out["latent"].dtype == tf.float32
+
+
+def test_the_readme_request_body_goes_through_the_signature(exported: Path, run: Path, demo_set: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    text = README.read_text()
+    snippet = re.search(r"<!-- serving-example -->\n```python\n(.*?)```", text, re.S).group(1)
+    snippet, count = re.subn(r'^export = "[^"]*"', f"export = {str(exported)!r}", snippet, flags=re.M)
+    assert count == 1
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "demo").symlink_to(demo_set)
+    sent = []
+
+    def fake_tf_serving(request: urllib.request.Request) -> object:
+        """TF Serving's REST row format: instances -> columns -> signature -> predictions."""
+        name = re.fullmatch(r"http://localhost:8501/v1/models/(\w+):predict", request.full_url).group(1)
+        body = json.loads(request.data)
+        sent.append(body)
+        serve = tf.saved_model.load(str(exported / name / "1")).signatures[body["signature_name"]]
+        columns = {key: tf.constant([row[key] for row in body["instances"]]) for key in body["instances"][0]}
+        out = {key: value.numpy().tolist() for key, value in serve(**columns).items()}
+        rows = [{key: out[key][i] for key in out} for i in range(len(body["instances"]))]
+        return _Response(json.dumps({"predictions": rows}).encode())
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_tf_serving)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(snippet, "README serving example", "exec"), {})
+    assert sent and sent[0]["instances"][0]["target"] == "ben"
+    written = Image.open(tmp_path / "ada_from_ben.png")
+    assert written.text["Synthetic"] == "true"
+    expected = np.asarray(load_trained(run).swap(frames(demo_set, "ben", 8)[:1], "ada", "ben"))[0]
+    assert np.abs(np.asarray(written, np.float32) / 255 - expected).max() <= 1 / 255 + 1e-6
+
+
+class _Response:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read(self) -> bytes:
+        return self.data

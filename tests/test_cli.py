@@ -80,6 +80,25 @@ def test_evaluate_scores_every_ordered_pair(trained_run: tuple[Path, Path], tmp_
     assert report["resolution"] == 8
 
 
+def test_export_then_swap_and_evaluate_from_the_export(trained_run: tuple[Path, Path], tmp_path: Path) -> None:
+    data, run_dir = trained_run
+    result = run("export", "--model", run_dir, "--out", tmp_path / "exports", "--identities", "ada,ben")
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "exports" / run_dir.name
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["ada", "ben"]
+    assert f"ada: {folder / 'ada' / '1'}" in result.output
+    for model, out in ((run_dir, "from_run"), (folder, "from_export")):
+        result = run("swap", "--model", model, "--source", "ada", "--target", "cleo", "--input", data / "eval" / "cleo", "--output", tmp_path / out)
+        assert result.exit_code == 0, result.output
+    pairs = [(np.asarray(Image.open(p), int), np.asarray(Image.open(tmp_path / "from_export" / p.name), int))
+             for p in sorted((tmp_path / "from_run").glob("*.png"))]
+    assert len(pairs) == 4 and max(np.abs(a - b).max() for a, b in pairs) <= 1
+    # only exported identities can be a source; any identity of the run can be a target
+    one_line_error(run("swap", "--model", folder, "--source", "cleo", "--target", "ada", "--output", tmp_path / "x"), "'cleo'", "ada, ben")
+    one_line_error(run("export", "--model", run_dir, "--out", tmp_path / "exports", "--identities", "zed"), "'zed'")
+    one_line_error(run("export", "--model", run_dir, "--out", tmp_path / "exports", "--identities", "ada", "--version", "1"), "never overwrite")
+
+
 def test_unknown_identity_is_a_one_line_error(trained_run: tuple[Path, Path], tmp_path: Path) -> None:
     _, run_dir = trained_run
     one_line_error(run("swap", "--model", run_dir, "--source", "zed", "--target", "ben", "--output", tmp_path), "--source 'zed'", "ada, ben, cleo")

@@ -6,6 +6,8 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from cli.common import split_names
+
 
 @click.command("demo-data")
 @click.argument("out", type=click.Path(path_type=Path))
@@ -14,7 +16,8 @@ from tqdm import tqdm
 @click.option("--eval-images", default=40, show_default=True, type=click.IntRange(1), help="Evaluation frames per identity.")
 @click.option("--size", default=128, show_default=True, type=click.IntRange(8, 1024), help="Crop size in px.")
 @click.option("--seed", default=0, show_default=True, type=int)
-def demo_data(out: Path, identities: int, images: int, eval_images: int, size: int, seed: int) -> None:
+@click.option("--closed-mouth", default=None, help="Comma-separated identities that never open their mouths in training.")
+def demo_data(out: Path, identities: int, images: int, eval_images: int, size: int, seed: int, closed_mouth: str | None) -> None:
     """Write a synthetic multi-identity face set with masks and a ground-truth swap split."""
     from combtf.errors import CombtfError
     from combtf.synthetic import write_demo_data
@@ -22,7 +25,9 @@ def demo_data(out: Path, identities: int, images: int, eval_images: int, size: i
     total = identities * (images + eval_images)
     with tqdm(total=total, unit="img", desc="rendering", delay=0.5) as bar:  # no bar before an early error
         try:
-            summary = write_demo_data(out, identities, images, eval_images, size, seed, progress=bar.update)
+            summary = write_demo_data(out, identities, images, eval_images, size, seed, bar.update, tuple(split_names(closed_mouth) or ()))
         except FileExistsError as exc:
             raise CombtfError(f"{out}: already exists and is not empty") from exc
+        except ValueError as exc:
+            raise CombtfError(f"--closed-mouth: {exc}") from exc
     click.echo(f"wrote {', '.join(summary['identities'])}: training crops in {out}/train, ground-truth swaps in {out}/eval")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from cli.analysis_cmds import latent_plot
 from cli.common import CombtfGroup, setup_logging
 from cli.data_cmds import demo_data
 from cli.swap_cmds import evaluate, export, swap
@@ -19,5 +20,5 @@ def main(ctx: click.Context, debug: bool) -> None:
     setup_logging(debug)
 
 
-for command in (demo_data, train, swap, evaluate, export):
+for command in (demo_data, train, swap, evaluate, export, latent_plot):
     main.add_command(command)

@@ -10,6 +10,7 @@ its swaps be scored against real answers, with no download.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -23,6 +24,7 @@ from PIL import Image
 RGB = tuple[float, float, float]
 
 NAMES = ("ada", "ben", "cleo", "dev", "eli", "fay", "gus", "hana")
+CLOSED_MOUTH_MAX = 0.1
 
 # Face half-height and centre height in image units (the image spans -1..1), so the
 # face fills ~60% of the crop height, a little below centre, like an aligned crop.
@@ -295,6 +297,7 @@ def write_demo_data(
     size: int = 128,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
+    closed_mouth: tuple[str, ...] = (),
 ) -> dict:
     """Write the synthetic data set to ``out`` (see the module docstring for why).
 
@@ -302,7 +305,9 @@ def write_demo_data(
     when complete, so an interrupted run never leaves a half-written set behind.
     ``progress(k)`` is told about every ``k`` images written; there are
     ``identities * (images + eval_images)`` in all. The output is byte-for-byte
-    deterministic for a given seed.
+    deterministic for a given seed. Identities named in ``closed_mouth`` never open their
+    mouths in training (mouth opening at most 0.1): the case a coverage report must find.
+    Every training folder gets a ``performances.csv`` with each image's performance.
     """
     out = Path(out)
     if images < 1 or eval_images < 0:
@@ -312,6 +317,9 @@ def write_demo_data(
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} already exists and is not empty")
     people = make_identities(identities, seed)
+    unknown = set(closed_mouth) - {p.name for p in people}
+    if unknown:
+        raise ValueError(f"closed_mouth names unknown identities: {', '.join(sorted(unknown))}")
 
     # One stream for the shared eval performances, one per identity for training.
     eval_seq, *train_seqs = np.random.SeedSequence(seed).spawn(identities + 1)
@@ -332,8 +340,15 @@ def write_demo_data(
                 (tmp / split / person.name / "masks").mkdir(parents=True)
         for person, seq in zip(people, train_seqs):
             rng = np.random.default_rng(seq)
+            rows = ["stem," + ",".join(f.name for f in dataclasses.fields(Performance))]
             for i in range(images):
-                save(person, sample_performance(rng), tmp / "train" / person.name, f"{person.name}_{i:04d}")
+                perf = sample_performance(rng)
+                if person.name in closed_mouth:
+                    perf = dataclasses.replace(perf, mouth_open=perf.mouth_open * CLOSED_MOUTH_MAX)
+                stem = f"{person.name}_{i:04d}"
+                save(person, perf, tmp / "train" / person.name, stem)
+                rows.append(stem + "," + ",".join(f"{v:.4f}" for v in dataclasses.astuple(perf)))
+            (tmp / "train" / person.name / "performances.csv").write_text("\n".join(rows) + "\n")
         eval_rng = np.random.default_rng(eval_seq)
         for j in range(eval_images):
             perf = sample_performance(eval_rng)

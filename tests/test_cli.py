@@ -1,5 +1,6 @@
 """The commands a new user runs, end to end on tiny settings: demo-data -> train -> swap -> evaluate."""
 import dataclasses
+import importlib.util
 import json
 from pathlib import Path
 
@@ -97,6 +98,27 @@ def test_export_then_swap_and_evaluate_from_the_export(trained_run: tuple[Path, 
     one_line_error(run("swap", "--model", folder, "--source", "cleo", "--target", "ada", "--output", tmp_path / "x"), "'cleo'", "ada, ben")
     one_line_error(run("export", "--model", run_dir, "--out", tmp_path / "exports", "--identities", "zed"), "'zed'")
     one_line_error(run("export", "--model", run_dir, "--out", tmp_path / "exports", "--identities", "ada", "--version", "1"), "never overwrite")
+
+
+def test_latent_plot_writes_the_plot_and_overlap_scores(trained_run: tuple[Path, Path], tmp_path: Path) -> None:
+    data, run_dir = trained_run
+    out = tmp_path / "latent.png"
+    result = run("latent-plot", "--model", run_dir, "--method", "pca", "--out", out, "--centre")
+    assert result.exit_code == 0, result.output
+    assert Image.open(out).size[0] > 300
+    scores = {tuple(line.split()[:3:2]): float(line.split()[3]) for line in result.output.splitlines() if " -> " in line}
+    assert set(scores) == {(a, b) for a in ("ada", "ben", "cleo") for b in ("ada", "ben", "cleo") if a != b}
+    assert all(0 <= v <= 1 for v in scores.values())
+    result = run("latent-plot", "--model", run_dir, "--data", data / "eval", "--identities", "ada,ben", "--level", "0",
+                 "--max-samples", "3", "--out", tmp_path / "tsne.png")
+    assert result.exit_code == 0, result.output
+    one_line_error(run("latent-plot", "--model", run_dir, "--level", "5", "--out", out), "--level 5", "0..1")
+
+
+def test_umap_without_its_package_says_how_to_get_it(trained_run: tuple[Path, Path], tmp_path: Path) -> None:
+    if importlib.util.find_spec("umap") is not None:
+        pytest.skip("umap-learn is installed here")
+    one_line_error(run("latent-plot", "--model", trained_run[1], "--method", "umap", "--out", tmp_path / "u.png"), "pip install umap-learn")
 
 
 def test_unknown_identity_is_a_one_line_error(trained_run: tuple[Path, Path], tmp_path: Path) -> None:

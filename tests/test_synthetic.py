@@ -158,3 +158,16 @@ def test_write_demo_data_interrupted_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         write_demo_data(tmp_path / "demo", identities=2, images=3, eval_images=2, size=32, progress=boom)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_closed_mouth_identities_and_performance_table(tmp_path: Path) -> None:
+    write_demo_data(tmp_path / "set", identities=2, images=40, eval_images=1, size=16, seed=3, closed_mouth=("ben",))
+    tables = {}
+    for name in ("ada", "ben"):
+        lines = (tmp_path / "set" / "train" / name / "performances.csv").read_text().splitlines()
+        header = lines[0].split(",")
+        assert header[0] == "stem" and "mouth_open" in header and len(lines) == 41
+        tables[name] = np.array([float(line.split(",")[header.index("mouth_open")]) for line in lines[1:]])
+    assert tables["ben"].max() <= 0.1 and tables["ada"].max() > 0.5
+    with pytest.raises(ValueError, match="zed"):
+        write_demo_data(tmp_path / "other", identities=2, images=1, eval_images=1, size=16, closed_mouth=("zed",))

@@ -84,3 +84,14 @@ def test_checkpoint_of_another_architecture_is_refused(demo_set: Path, tmp_path:
     (run / "config.yaml").write_text(text)
     with pytest.raises(CombtfError, match="no checkpoint in .* matches this model"):
         load_trained(run)
+
+
+def test_bfloat16_and_float32_training_reach_the_same_score(demo_set: Path, tmp_path: Path) -> None:
+    scores = {}
+    for policy in ("float32", "mixed_bfloat16"):
+        config = tiny_config(demo_set / "train", tmp_path / policy, precision=policy, images_per_level=96, max_resolution=16)
+        result = train(config, show_progress=False)
+        assert result.precision == policy
+        scores[policy] = result.score
+    assert scores["float32"] > 0.5  # it learnt something
+    assert abs(scores["float32"] - scores["mixed_bfloat16"]) < 0.01, scores

@@ -1,6 +1,6 @@
 """Swap throughput from an export: one JSON line per (signature, batch size).
 
-    .venv/bin/python benchmarks/swap_throughput.py --resolution 64 --width 1.0 --batch-sizes 1,8,32
+    .venv/bin/python benchmarks/swap_throughput.py --resolution 64 --width 1.0 --batch-sizes 1,8,32 [--precision mixed_bfloat16]
 
 Builds a comb model of the given size (weights as initialised: speed does not depend on
 training), writes it as a run folder, exports one identity with `combtf.export`, then times
@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def make_export(root: Path, resolution: int, width: float, identities: int) -> Path:
+def make_export(root: Path, resolution: int, width: float, identities: int, policy: str) -> Path:
     import numpy as np
     import tensorflow as tf
 
@@ -46,7 +46,7 @@ def make_export(root: Path, resolution: int, width: float, identities: int) -> P
     stats.measure(model, level, 1.0, {n: rng.integers(0, 256, (8, resolution, resolution, 3), np.uint8) for n in names}, 0)
     checkpoint = make_checkpoint(model, state, make_average(model, config), stats)
     tf.train.CheckpointManager(checkpoint, str(root / "run" / CHECKPOINTS), max_to_keep=1).save()
-    return export(load_trained(root / "run"), root / "exports", [names[0]]).versions[names[0]]
+    return export(load_trained(root / "run", policy), root / "exports", [names[0]]).versions[names[0]]
 
 
 def main() -> None:
@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--identities", type=int, default=2)
     parser.add_argument("--batch-sizes", default="1,8,32")
     parser.add_argument("--seconds", type=float, default=5.0, help="timed seconds per batch size")
+    parser.add_argument("--precision", default="float32", help="the export's compute precision (float32 or mixed_bfloat16)")
     args = parser.parse_args()
 
     import numpy as np
@@ -63,7 +64,7 @@ def main() -> None:
     from PIL import Image
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = make_export(Path(tmp), args.resolution, args.width, args.identities)
+        path = make_export(Path(tmp), args.resolution, args.width, args.identities, args.precision)
         loaded = tf.saved_model.load(str(path))
         rng = np.random.default_rng(0)
         for batch in (int(v) for v in args.batch_sizes.split(",")):
@@ -85,7 +86,7 @@ def main() -> None:
                     times.append(time.perf_counter() - t0)
                 median = float(np.median(times))
                 print(json.dumps({
-                    "signature": name, "res": args.resolution, "width": args.width, "batch": batch,
+                    "signature": name, "precision": args.precision, "res": args.resolution, "width": args.width, "batch": batch,
                     "crops_per_s": round(batch / median, 1), "call_ms_median": round(median * 1000, 1), "calls": len(times),
                     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                     "cpus": os.cpu_count(), "tensorflow": tf.__version__,

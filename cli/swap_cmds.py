@@ -78,12 +78,19 @@ def evaluate(model: str | None, eval_dir: Path, source: str | None, target: str 
               help="Exports go to OUT/<run name>/<identity>/<version>/.")
 @click.option("--identities", default=None, help="Comma-separated identities to export (default: all).")
 @click.option("--version", "version", type=int, default=None, help="Version number (default: the next free one; never overwrites).")
-def export(model: str | None, out: Path, identities: str | None, version: int | None) -> None:
+@click.option("--precision", type=click.Choice(["float32", "mixed_bfloat16", "auto"]), default="float32", show_default=True,
+              help="Compute precision inside the SavedModel (inputs and outputs stay float32); auto: bfloat16 where the hardware runs it fast.")
+def export(model: str | None, out: Path, identities: str | None, version: int | None, precision: str) -> None:
     """Export each identity's swap model (shared encoder + its decoder) as a SavedModel for TF Serving."""
+    from combtf import precision as precisions
     from combtf.export import export as run_export
     from combtf.run import find_run, load_trained
 
-    result = run_export(load_trained(find_run(model)), out, split_names(identities), version)
+    policy, reason = precisions.choose(precision)
+    if policy == "mixed_float16":
+        policy, reason = "float32", "float16 exports are not offered (float32 instead)"
+    click.echo(f"compute precision {policy}: {reason}")
+    result = run_export(load_trained(find_run(model), policy), out, split_names(identities), version)
     for name, path in result.versions.items():
         click.echo(f"{name}: {path}")
     click.echo(f"model.json and TF Serving's models.config in {result.folder}")

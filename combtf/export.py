@@ -158,6 +158,7 @@ def _write_metadata(trained: TrainedModel, folder: Path) -> None:
         "latent_size": trained.model.arch.latent_size,
         "latent_dim": trained.model.arch.latent_dim,
         "latent_matching": trained.can_match,
+        "compute_precision": trained.policy,  # inputs and outputs are float32 either way
         "source_run": str(trained.run.resolve()),
         "checkpoint": trained.checkpoint,
         "config": trained.config.to_dict(),

@@ -127,6 +127,7 @@ class TrainedModel:
     level: int
     alpha: float
     checkpoint: str
+    policy: str = "float32"
 
     @property
     def resolution(self) -> int:
@@ -148,11 +149,12 @@ class TrainedModel:
         return self.model.decode(z, source, self.level, self.alpha)
 
 
-def load_trained(run: Path) -> TrainedModel:
+def load_trained(run: Path, policy: str = "float32") -> TrainedModel:
+    """The run's newest checkpoint, computing in `policy` (float32 unless asked) whatever trained it."""
     config = load_config(run / CONFIG).validate()
     if len(config.identities) < 2:
         raise CombtfError(f"{run / CONFIG}: the run lists fewer than 2 identities")
-    keras.mixed_precision.set_global_policy("float32")  # swaps and exports compute in float32 whatever trained them
+    keras.mixed_precision.set_global_policy(policy)
     model = CombModel(architecture(config))
     state, average, stats = TrainState(), make_average(model, config), LatentStats(model)
     checkpoint = make_checkpoint(model, state, average, stats)
@@ -164,4 +166,4 @@ def load_trained(run: Path) -> TrainedModel:
     if not stats.ready(level):
         log.warning("%s: no latent statistics for %d px yet (training stopped inside the level); swaps skip latent matching",
                     path, resolution(level))
-    return TrainedModel(run, config, model, stats, level, float(state.value("alpha")), path)
+    return TrainedModel(run, config, model, stats, level, float(state.value("alpha")), path, policy)

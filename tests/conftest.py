@@ -3,13 +3,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import keras
 import pytest
 
 from combtf.config import TrainConfig
 from combtf.synthetic import write_demo_data
+
+
+@pytest.fixture(autouse=True)
+def float32_policy() -> Iterator[None]:
+    """Training and bf16 exports set Keras' global dtype policy; no test inherits another's."""
+    yield
+    keras.mixed_precision.set_global_policy("float32")
 
 
 @pytest.fixture(scope="session")

@@ -89,8 +89,8 @@ def export(model: str | None, out: Path, identities: str | None, version: int | 
     policy, reason = precisions.choose(precision)
     if policy == "mixed_float16":
         policy, reason = "float32", "float16 exports are not offered (float32 instead)"
-    click.echo(f"compute precision {policy}: {reason}")
     result = run_export(load_trained(find_run(model), policy), out, split_names(identities), version)
+    click.echo(f"compute precision {policy}: {reason}")
     for name, path in result.versions.items():
         click.echo(f"{name}: {path}")
     click.echo(f"model.json and TF Serving's models.config in {result.folder}")

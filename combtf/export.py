@@ -55,8 +55,15 @@ def export(trained: TrainedModel, out: Path, identities: list[str] | None = None
     return ExportResult(folder, written)
 
 
+def versions(identity_dir: Path) -> list[int]:
+    """The numbered version folders TF Serving would see, oldest first."""
+    if not identity_dir.is_dir():
+        return []
+    return sorted(int(p.name) for p in identity_dir.iterdir() if p.is_dir() and p.name.isdigit())
+
+
 def _next_version(identity_dir: Path, wanted: int | None) -> int:
-    existing = [int(p.name) for p in identity_dir.glob("*") if p.is_dir() and p.name.isdigit()]
+    existing = versions(identity_dir)
     if wanted is None:
         return max(existing, default=0) + 1
     if wanted < 1:
@@ -148,12 +155,13 @@ def _png_text_chunk(key: bytes, text: bytes) -> bytes:
 
 
 def _write_metadata(trained: TrainedModel, folder: Path) -> None:
-    exported = sorted(p.name for p in folder.iterdir() if p.is_dir() and any(v.name.isdigit() for v in p.iterdir()))
+    numbered = {p.name: numbers for p in sorted(folder.iterdir()) if (numbers := versions(p))}
+    exported = list(numbered)
     meta = {
         "format": "combtf-export-1",
         "identities": exported,
         "run_identities": list(trained.config.identities),
-        "versions": {name: sorted(int(v.name) for v in (folder / name).iterdir() if v.name.isdigit()) for name in exported},
+        "versions": numbered,
         "resolution": trained.resolution,
         "latent_size": trained.model.arch.latent_size,
         "latent_dim": trained.model.arch.latent_dim,

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from combtf.config import TrainConfig, load_config
 from combtf.errors import CombtfError
-from combtf.export import MODEL_JSON
+from combtf.export import MODEL_JSON, versions
 from combtf.run import CONFIG
 
 
@@ -39,10 +39,10 @@ class ExportedModel:
 
     def _signature(self, source: str) -> object:
         if source not in self._loaded:
-            versions = [int(p.name) for p in (self.run / source).iterdir() if p.is_dir() and p.name.isdigit()]
-            if not versions:
+            numbers = versions(self.run / source)
+            if not numbers:
                 raise CombtfError(f"{self.run / source}: no exported version")
-            path = self.run / source / str(max(versions))
+            path = self.run / source / str(numbers[-1])
             try:
                 self._loaded[source] = tf.saved_model.load(str(path)).signatures["serving_default"]
             except (OSError, ValueError, KeyError, tf.errors.OpError) as exc:

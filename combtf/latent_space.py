@@ -1,8 +1,7 @@
 """The latent codes of each identity's frames: sampling, encoding, 2-D maps and overlap.
 
-`combtf latent-plot` and `combtf coverage` both start here: frames are sampled evenly over
-each identity's folder (a video's frames stay spread over the shot), encoded once at one
-level, and kept with their images for the report.
+Frames are sampled evenly over each identity's folder (a video's frames stay spread over
+the shot) and encoded once at one level (`combtf latent-plot`).
 """
 from __future__ import annotations
 
@@ -17,21 +16,19 @@ import numpy as np
 from combtf import data
 from combtf.config import write_atomic
 from combtf.errors import CombtfError
+from combtf.latents import encode_images
 from combtf.levels import resolution
 from combtf.run import TrainedModel
 
 METHODS = ("tsne", "pca", "umap")
-BATCH = 64
 
 
 @dataclass
 class Frames:
-    """Per identity: the sampled files, their uint8 crops and masks at one level, their codes."""
+    """Per identity: the sampled files and their codes at one level."""
 
     level: int
     paths: dict[str, list[Path]]
-    images: dict[str, np.ndarray]
-    masks: dict[str, np.ndarray]
     codes: dict[str, np.ndarray]  # float32 [n, latent elements]
 
     @property
@@ -62,25 +59,14 @@ def sample_frames(
     for name in faces.identities:
         trained.check_identity(name, "identities")
     size = resolution(level)
-    frames = Frames(level, {}, {}, {}, {})
+    frames = Frames(level, {}, {})
     for name, paths in faces.images.items():
         step = max(1, math.ceil(len(paths) / max_samples))
         chosen = paths[::step][:max_samples]
-        images, masks, _ = data.load_crops(chosen, size, faces.skipped)
+        images, _, _ = data.load_crops(chosen, size, faces.skipped)
         frames.paths[name] = [p for p in chosen if str(p) not in faces.skipped]
-        frames.images[name], frames.masks[name] = images, masks
-        frames.codes[name] = encode(trained, images, level, progress)
+        frames.codes[name] = encode_images(trained.model, images, level, progress=progress).reshape(len(images), -1)
     return frames
-
-
-def encode(trained: TrainedModel, images: np.ndarray, level: int, progress: Callable[[int], None] | None = None) -> np.ndarray:
-    codes = []
-    for start in range(0, len(images), BATCH):
-        chunk = images[start : start + BATCH].astype(np.float32) / 255.0
-        codes.append(np.asarray(trained.model.encode(chunk, level), np.float32).reshape(len(chunk), -1))
-        if progress:
-            progress(len(chunk))
-    return np.concatenate(codes)
 
 
 def reduce(points: np.ndarray, method: str, seed: int = 0) -> np.ndarray:

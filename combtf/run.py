@@ -21,7 +21,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-
 from combtf.averaging import WeightAverage
 from combtf.config import TrainConfig, load_config
 from combtf.errors import CombtfError

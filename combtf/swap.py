@@ -10,10 +10,10 @@ from typing import Callable, Protocol
 import numpy as np
 import tensorflow as tf
 
+from combtf.config import TrainConfig
 from combtf.data import load_crop
 from combtf.errors import CombtfError
 from combtf.images import list_images, write_png
-from combtf.config import TrainConfig
 from combtf.provenance import png_text
 
 log = logging.getLogger(__name__)

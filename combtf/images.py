@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageOps, PngImagePlugin
 
 from combtf.config import write_atomic
 from combtf.errors import CombtfError
@@ -29,6 +29,7 @@ def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
                 if img.width * img.height > MAX_PIXELS:
                     raise CombtfError(f"{path}: image is {img.width}x{img.height}, above the {MAX_PIXELS} pixel limit")
                 img.load()
+                img = ImageOps.exif_transpose(img)  # phone photos: pixels as the camera held them
                 has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
                 if img.mode in ("I;16", "I;16B", "I;16L", "I"):
                     img = Image.fromarray((np.asarray(img, dtype=np.float64) / 256).clip(0, 255).astype(np.uint8))

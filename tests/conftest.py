@@ -29,6 +29,17 @@ def demo_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+SHARED_FACES = Path(__file__).resolve().parents[2] / "shared" / "faces"
+
+
+@pytest.fixture(scope="session")
+def shared_faces() -> Path:
+    """The real footage of ../shared/faces (CI has it; a user's clone does not)."""
+    if not (SHARED_FACES / "photos").is_dir():
+        pytest.skip(f"real face footage not found at {SHARED_FACES} (only in the project's CI and work machines)")
+    return SHARED_FACES
+
+
 def tiny_config(data: Path, out: Path, **changes: object) -> TrainConfig:
     """A model of a few thousand weights: 4 -> 8 px, 4 steps per phase, float32 so results repeat."""
     config = TrainConfig(

@@ -1,0 +1,1 @@
+"""Real faces in: detection, 68-point landmarks, alignment to one template, masks, video, DFL import."""

@@ -1,0 +1,186 @@
+"""Photos and videos in, aligned crops with masks and sidecars out, in the training layout.
+
+`DIR/<identity>/<source>_<frame>_<face>.png`, its mask in `masks/` under the same name, and
+`<same stem>.json` beside it: where the crop came from and the affine that made it, which
+the full-frame swap needs to put the face back. Videos are read twice (find and smooth the
+landmarks, then cut the crops), so no frame is held in memory longer than it is used.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from combtf.errors import CombtfError
+from combtf.faces.align import apply, crop_affine, warp
+from combtf.faces.crops import check_identity, points, safe_name, write_crop
+from combtf.faces.detect import FaceDetector
+from combtf.faces.landmarks import LandmarkPredictor
+from combtf.faces.masks import face_mask
+from combtf.faces.track import Observation, link, smooth
+from combtf.faces.video import VIDEO_EXTS, frames, probe
+from combtf.images import IMAGE_EXTS, read_image
+
+
+@dataclass
+class ExtractOptions:
+    size: int = 256
+    every: int = 1
+    face: str = "largest"  # or "all"
+    min_face: float = 0.0  # px, shorter box side in the source
+    smooth: float = 2.0  # Gaussian sigma in frames; 0 = off
+
+
+@dataclass
+class ExtractSummary:
+    files: int = 0
+    frames: int = 0
+    faces: int = 0
+    frames_without_face: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> reason
+    crops: list[Path] = field(default_factory=list)
+
+
+class FaceFinder:
+    """Detector and landmark predictor together: frame in, observations out (largest first)."""
+
+    def __init__(self, options: ExtractOptions) -> None:
+        self.detector = FaceDetector()
+        self.predictor = LandmarkPredictor()
+        self.options = options
+
+    def __call__(self, frame_index: int, rgb: np.ndarray) -> list[Observation]:
+        found = [d for d in self.detector(rgb) if d.side >= self.options.min_face]
+        if self.options.face == "largest":
+            found = found[:1]
+        gray = np.asarray(rgb.mean(axis=-1).round(), dtype=np.uint8)
+        return [Observation(frame_index, d.box, d.score, self.predictor(gray, d.box), track=rank) for rank, d in enumerate(found)]
+
+
+def sources(inputs: Iterable[str | Path], summary: ExtractSummary) -> list[Path]:
+    """Files named, and image/video files under folders named (sorted); others are skipped and said."""
+    found: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found += sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS + VIDEO_EXTS)
+        elif item.is_file():
+            if item.suffix.lower() in IMAGE_EXTS + VIDEO_EXTS:
+                found.append(item)
+            else:
+                summary.skipped[str(item)] = "not an image or video (png, jpg, jpeg, webp, mp4, mov, avi, mkv)"
+        else:
+            summary.skipped[str(item)] = "does not exist"
+    return found
+
+
+def _stems(paths: list[Path]) -> dict[Path, str]:
+    """A file-name-safe, unique name per source (parent folder added where stems collide)."""
+    names: dict[Path, str] = {}
+    used: set[str] = set()
+    for path in paths:
+        base = safe_name(path.stem)
+        name = base if base not in used else safe_name(f"{path.parent.name}-{base}", 100)
+        suffix = 1
+        while name in used:
+            suffix += 1
+            name = f"{base}-{suffix}"
+        used.add(name)
+        names[path] = name
+    return names
+
+
+def _write_face(out: Path, name: str, source: Path, rgb: np.ndarray, obs: Observation, size: int, smoothed: bool) -> Path:
+    matrix = crop_affine(obs.aligned if obs.aligned is not None else obs.landmarks, size)
+    crop_points = apply(matrix, obs.landmarks)
+    sidecar = {
+        "source_file": str(source),
+        "frame": obs.frame,
+        "face": obs.track,
+        "box": [round(float(v), 2) for v in obs.box],
+        "score": round(obs.score, 4),
+        "landmarks": points(obs.landmarks),
+        "crop_landmarks": points(crop_points),
+        "affine": matrix.tolist(),
+        "smoothed": smoothed,
+    }
+    crop = warp(rgb, matrix, (size, size))
+    return write_crop(out, f"{name}_{obs.frame:06d}_{obs.track}", crop, face_mask(crop_points, (size, size)), sidecar)
+
+
+def _video_faces(finder: FaceFinder, path: Path, options: ExtractOptions, summary: ExtractSummary, tick) -> dict[int, list[Observation]]:  # noqa: ANN001
+    """Pass 1: every sampled frame's faces, linked into tracks and smoothed."""
+    per_frame = []
+    for index, rgb in frames(path, options.every):
+        per_frame.append(finder(index, rgb))
+        summary.frames += 1
+        summary.frames_without_face += not per_frame[-1]
+        tick()
+    link(per_frame, max_gap=2 * options.every)
+    tracks: dict[int, list[Observation]] = {}
+    for obs in (o for observations in per_frame for o in observations):
+        tracks.setdefault(obs.track, []).append(obs)
+    for track in tracks.values():
+        smooth(track, options.smooth)
+    by_frame: dict[int, list[Observation]] = {}
+    for observations in per_frame:
+        if observations:
+            by_frame[observations[0].frame] = observations
+    return by_frame
+
+
+def _faces_of(finder: FaceFinder, path: Path, options: ExtractOptions, summary: ExtractSummary, tick) -> Iterator[tuple[np.ndarray, Observation, bool]]:  # noqa: ANN001
+    """(frame, face, smoothed) for every face to write from one photo or video."""
+    if path.suffix.lower() in VIDEO_EXTS:
+        found = _video_faces(finder, path, options, summary, tick)
+        for index, rgb in frames(path, options.every):
+            tick()
+            for obs in found.get(index, []):
+                yield rgb, obs, True
+        return
+    tick()
+    rgb, _ = read_image(path)
+    summary.frames += 1
+    observations = finder(0, rgb)
+    if not observations:
+        summary.frames_without_face += 1
+        summary.skipped[str(path)] = "no face found"
+    for obs in observations:
+        yield rgb, obs, False
+
+
+def _work(path: Path, every: int) -> int:
+    """Progress units: one per photo, two per sampled video frame (find, then write)."""
+    if path.suffix.lower() in VIDEO_EXTS:
+        try:
+            return 2 * -(-probe(path).frames // every)
+        except CombtfError:
+            return 1
+    return 1
+
+
+def extract(inputs: Iterable[str | Path], identity: str, data: str | Path, options: ExtractOptions, progress: bool = True) -> ExtractSummary:
+    """Find, align and write every face; unreadable files are skipped with a reason, never fatal."""
+    check_identity(identity)
+    summary = ExtractSummary()
+    paths = sources(inputs, summary)
+    if not paths:
+        raise CombtfError(f"{', '.join(map(str, inputs))}: no photos or videos found")
+    out = Path(data) / identity
+    finder = FaceFinder(options)
+    names = _stems(paths)
+    from tqdm import tqdm
+
+    bar = tqdm(total=sum(_work(p, options.every) for p in paths), unit="step", disable=not progress, desc=f"extract {identity}")
+    for path in paths:
+        summary.files += 1
+        try:
+            for frame_rgb, obs, smoothed in _faces_of(finder, path, options, summary, bar.update):
+                summary.crops.append(_write_face(out, names[path], path, frame_rgb, obs, options.size, smoothed))
+                summary.faces += 1
+        except CombtfError as exc:
+            summary.skipped[str(path)] = str(exc).removeprefix(f"{path}: ")
+        bar.set_postfix(faces=summary.faces, skipped=len(summary.skipped))
+    bar.close()
+    return summary

@@ -1,0 +1,99 @@
+"""68-point landmarks from dlib's shape predictor, and the mean face that the predictor ships.
+
+The predictor file comes from `face-recognition-models` (no download). Its first record is
+the mean shape of the faces it was trained on, in coordinates of a unit detection box; that
+mean shape is our alignment template, so template and landmarks always agree.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from combtf.errors import CombtfError
+
+POINTS = 68
+JAW = slice(0, 17)
+BROWS = slice(17, 27)
+NOSE = slice(27, 36)
+RIGHT_EYE = slice(36, 42)  # the subject's right eye: left in the image
+LEFT_EYE = slice(42, 48)
+MOUTH = slice(48, 68)
+STABLE = slice(27, 48)  # nose and eyes: move with the head, barely with the expression
+
+
+def predictor_path() -> Path:
+    try:
+        import face_recognition_models
+    except ImportError as exc:
+        raise CombtfError("68-point landmarks need face-recognition-models: pip install face-recognition-models") from exc
+    return Path(face_recognition_models.pose_predictor_model_location())
+
+
+def _read_int(data: bytes, pos: int) -> tuple[int, int]:
+    """dlib's integer serialisation: one control byte (sign bit, byte count), then little-endian bytes."""
+    control = data[pos]
+    size = control & 0x0F
+    if size > 8 or pos + 1 + size > len(data):
+        raise ValueError("bad integer record")
+    value = int.from_bytes(data[pos + 1 : pos + 1 + size], "little")
+    return (-value if control & 0x80 else value), pos + 1 + size
+
+
+@lru_cache(maxsize=1)
+def mean_shape() -> np.ndarray:
+    """The predictor's initial shape [68, 2], x and y in units of its detection box."""
+    path = predictor_path()
+    with open(path, "rb") as handle:
+        data = handle.read(4096)
+    try:
+        version, pos = _read_int(data, 0)
+        rows, pos = _read_int(data, pos)
+        cols, pos = _read_int(data, pos)
+        if version != 1 or abs(rows) != 2 * POINTS or abs(cols) != 1:
+            raise ValueError("unexpected header")
+        values = []
+        for _ in range(2 * POINTS):
+            mantissa, pos = _read_int(data, pos)
+            exponent, pos = _read_int(data, pos)
+            values.append(mantissa * 2.0**exponent)
+    except (ValueError, IndexError) as exc:
+        raise CombtfError(f"{path}: not a dlib 68-point shape predictor ({exc})") from exc
+    return np.asarray(values, dtype=np.float64).reshape(POINTS, 2)
+
+
+class LandmarkPredictor:
+    """Box in, 68 points out; the box is refined once so it matches what the predictor was trained on."""
+
+    def __init__(self) -> None:
+        try:
+            import dlib
+        except ImportError as exc:
+            raise CombtfError("68-point landmarks need dlib: pip install dlib-bin") from exc
+        self._dlib = dlib
+        self._predictor = dlib.shape_predictor(str(predictor_path()))
+
+    def _predict(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray:
+        rect = self._dlib.rectangle(*(int(round(v)) for v in box))
+        shape = self._predictor(gray, rect)
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+
+    def __call__(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """`gray` uint8 [H, W]; `box` (x0, y0, x1, y1) from any detector."""
+        points = self._predict(gray, box)
+        return self._predict(gray, predictor_box(points))
+
+
+def predictor_box(points: np.ndarray) -> np.ndarray:
+    """The square box whose unit coordinates put the mean shape closest to `points`.
+
+    Detectors draw boxes differently (MTCNN's reach lower than dlib's); a second pass in the
+    box the predictor expects removes that bias.
+    """
+    from combtf.faces.align import umeyama
+
+    matrix = umeyama(mean_shape()[STABLE], points[STABLE])
+    half = float(np.hypot(*matrix[:, 0])) / 2
+    cx, cy = matrix @ np.array([0.5, 0.5, 1.0])
+    return np.array([cx - half, cy - half, cx + half, cy + half])

@@ -1,0 +1,56 @@
+"""Face masks from 68 landmarks: the hull of jaw and brows, the brows raised to cover the forehead.
+
+The 68 points stop at the eyebrows; the forehead belongs to the face that a swap replaces,
+so the brow points are lifted along the face's vertical axis by FOREHEAD times the
+nose-bridge-to-chin distance. The edge is feathered so that training and blending see a
+soft border rather than a stair-stepped one.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from combtf.faces.landmarks import BROWS, JAW
+
+FOREHEAD = 0.45
+NOSE_BRIDGE, CHIN = 27, 8
+
+
+def outline(points: np.ndarray) -> np.ndarray:
+    """The mask polygon: jaw line, then the raised brows from the subject's left to right."""
+    up = points[NOSE_BRIDGE] - points[CHIN]
+    lifted = points[BROWS][::-1] + FOREHEAD * up
+    return np.concatenate([points[JAW], lifted])
+
+
+def _hull(points: np.ndarray) -> np.ndarray:
+    """Convex hull (Andrew's monotone chain): robust to landmarks that cross on profile faces."""
+    pts = sorted(map(tuple, points))
+    if len(pts) < 3:
+        return np.asarray(pts)
+
+    def half(sequence):  # noqa: ANN001, ANN202
+        chain: list[tuple[float, float]] = []
+        for p in sequence:
+            while len(chain) >= 2 and (chain[-1][0] - chain[-2][0]) * (p[1] - chain[-2][1]) - (chain[-1][1] - chain[-2][1]) * (p[0] - chain[-2][0]) <= 0:
+                chain.pop()
+            chain.append(p)
+        return chain[:-1]
+
+    return np.asarray(half(pts) + half(reversed(pts)))
+
+
+def face_mask(points: np.ndarray, size: tuple[int, int], feather: float | None = None) -> np.ndarray:
+    """uint8 [h, w] mask (255 inside) from landmarks in the mask's pixel coordinates; `size` is (w, h).
+
+    `feather` is the blur radius in pixels (default 2 % of the width); the edge is moved
+    inwards by that radius first so the mask never reaches past the hull.
+    """
+    width, height = size
+    feather = 0.02 * width if feather is None else feather
+    img = Image.new("L", size, 0)
+    ImageDraw.Draw(img).polygon([tuple(p) for p in _hull(outline(points) + 0.5)], fill=255)
+    if feather > 0:
+        shrink = 2 * round(feather) + 1
+        img = img.filter(ImageFilter.MinFilter(shrink)).filter(ImageFilter.GaussianBlur(feather))
+    return np.asarray(img)

@@ -143,3 +143,11 @@ def test_metadata_that_is_not_a_plain_dict_is_one_error(tmp_path: Path, payload:
 def test_app15_rejects_a_segment_that_runs_past_the_end() -> None:
     with pytest.raises(CombtfError, match="runs past the end"):
         dfl.app15(b"\xff\xd8\xff\xef\xff\xff" + b"x" * 10)
+
+
+def test_cli_errors_name_the_input(tmp_path: Path) -> None:
+    from tests.test_cli import one_line_error, run
+
+    one_line_error(run("import-dfl", tmp_path / "nope", "--identity", "x", "--data", tmp_path), "nope", "not a folder")
+    one_line_error(run("extract", tmp_path / "nope.mp4", "--identity", "x", "--data", tmp_path), "nope.mp4", "no photos or videos")
+    one_line_error(run("extract", tmp_path, "--identity", "../up", "--data", tmp_path), "--identity", "folder name")

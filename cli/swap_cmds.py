@@ -29,18 +29,47 @@ def _open(model: str | None) -> object:
 @click.option("--raw", is_flag=True, help="Write the bare decoder output instead of compositing by the mask.")
 @click.option("--latent-match/--no-latent-match", default=True, show_default=True,
               help="Move the target's code to the source's latent statistics before decoding.")
-def swap(source: str, target: str, input_spec: str | None, model: str | None, output: Path | None, raw: bool, latent_match: bool) -> None:
-    """Swap aligned face crops of TARGET to show SOURCE's face."""
+@click.option("--mode", type=click.Choice(["auto", "crops", "frames"]), default="auto", show_default=True,
+              help="crops: aligned crops; frames: photos and videos (detect, align, swap, blend back); auto: videos and "
+                   "images without a sidecar or masks/ folder are frames.")
+@click.option("--blend", "blend_how", type=click.Choice(["paper", "multiband", "alpha"]), default="paper", show_default=True,
+              help="Frames: contrast correction + pyramid with the frame's coarse levels (paper), plain pyramid, or feathered mask.")
+@click.option("--color", type=click.Choice(["none", "meanstd", "histogram"]), default="none", show_default=True,
+              help="Frames: move the face's colours to the frame's (meanstd: Lab mean/std like DeepFaceLab's rct).")
+@click.option("--coarse-levels", default=2, show_default=True, type=click.IntRange(0), help="Frames, paper blend: pyramid levels taken from the frame.")
+@click.option("--erode", default=0, show_default=True, type=click.IntRange(0), help="Frames: shrink the mask by this many px.")
+@click.option("--feather", default=0, show_default=True, type=click.IntRange(0), help="Frames: extra mask blur in px.")
+def swap(source: str, target: str, input_spec: str | None, model: str | None, output: Path | None, raw: bool, latent_match: bool,
+         mode: str, blend_how: str, color: str, coarse_levels: int, erode: int, feather: int) -> None:  # fmt: skip
+    """Swap TARGET's aligned crops, photos or videos to show SOURCE's face."""
+    from combtf.errors import CombtfError
     from combtf.swap import resolve_inputs, swap_crops
+    from combtf.swap_frames import BlendOptions, is_frame_input, swap_frames, work_units
 
     trained = _open(model)
     trained.check_identity(source, "source")
     trained.check_identity(target, "target")
     inputs = resolve_inputs(input_spec, Path(trained.config.data or ".") / target)
     output = output or Path("swaps") / f"{source}_from_{target}"
-    with tqdm(total=len(inputs), unit="crop", desc="swapping", delay=0.5) as bar:
-        summary = swap_crops(trained, source, target, inputs, output, raw, latent_match, progress=bar.update)
-    click.echo(f"wrote {len(summary.written)} swaps to {output} ({len(summary.skipped)} unreadable inputs skipped)")
+    if mode == "auto":
+        kinds = {is_frame_input(p) for p in inputs}
+        if len(kinds) > 1:
+            raise CombtfError(f"{input_spec}: holds both aligned crops and full frames; choose --mode crops or --mode frames")
+        mode = "frames" if kinds == {True} else "crops"
+    if mode == "crops":
+        with tqdm(total=len(inputs), unit="crop", desc="swapping", delay=0.5) as bar:
+            summary = swap_crops(trained, source, target, inputs, output, raw, latent_match, progress=bar.update)
+        click.echo(f"wrote {len(summary.written)} swaps to {output} ({len(summary.skipped)} unreadable inputs skipped)")
+        return
+    options = BlendOptions(blend_how, color, coarse_levels, erode, feather)
+    with tqdm(total=work_units(inputs), unit="step", desc="swapping frames", delay=0.5) as bar:
+        result = swap_frames(trained, source, target, inputs, output, options, latent_match, progress=bar.update)
+    click.echo(
+        f"wrote {len(result.written)} files ({result.frames} frames, {result.faces} faces swapped, "
+        f"{result.frames_without_face} frames without a face, {result.frames / max(result.seconds, 1e-9):.1f} frames/s) to {output}"
+    )
+    for path, reason in sorted(result.skipped.items()):
+        click.echo(f"  skipped {path}: {reason}")
 
 
 @click.command()

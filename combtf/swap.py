@@ -13,7 +13,8 @@ import tensorflow as tf
 from combtf.config import TrainConfig
 from combtf.data import load_crop
 from combtf.errors import CombtfError
-from combtf.images import list_images, write_png
+from combtf.faces.video import VIDEO_EXTS
+from combtf.images import IMAGE_EXTS, list_images, write_png
 from combtf.provenance import png_text
 
 log = logging.getLogger(__name__)
@@ -36,19 +37,19 @@ class Swapper(Protocol):
 
 
 def resolve_inputs(spec: str | None, default_folder: Path) -> list[Path]:
-    """A file, a folder or a glob of crops; by default the target's training images."""
+    """A file, a folder or a glob of crops, photos or videos; by default the target's training images."""
     if spec is None:
         if not default_folder.is_dir():
             raise CombtfError(f"{default_folder}: the target's training folder is gone; pass --input")
         paths = list_images(default_folder)
     elif Path(spec).is_dir():
-        paths = list_images(Path(spec))
+        paths = sorted(p for p in Path(spec).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS + VIDEO_EXTS)
     elif Path(spec).is_file():
         paths = [Path(spec)]
     else:
         paths = sorted(Path(p) for p in glob.glob(spec) if Path(p).is_file())
     if not paths:
-        raise CombtfError(f"{spec or default_folder}: no input images found")
+        raise CombtfError(f"{spec or default_folder}: no input images or videos found")
     return paths
 
 

@@ -7,7 +7,7 @@ which removes the noise without lagging behind real head motion.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,6 +22,7 @@ class Observation:
     landmarks: np.ndarray  # [68, 2] as found in this frame
     track: int = -1
     aligned: np.ndarray | None = None  # [68, 2] the landmarks the crop follows (smoothed)
+    patch: np.ndarray | None = field(default=None, repr=False)  # small grey aligned face, to follow it
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -58,3 +58,64 @@ def frames(path: Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
                     yield index, frame.to_ndarray(format="rgb24")
     except av.FFmpegError as exc:
         raise CombtfError(f"{path}: video stopped decoding ({exc.__class__.__name__})") from exc
+
+
+class VideoWriter:
+    """H.264 video at the source's frame rate, the source's audio copied, metadata set; atomic.
+
+    Frames go to a hidden temporary file next to `path` that is renamed over it only when
+    `close` succeeds, so a failed or interrupted run never leaves a half-written video where an
+    earlier one was.
+    """
+
+    def __init__(self, path: Path, like: Path, metadata: dict[str, str], crf: int = 18) -> None:
+        av = _av()
+        info = probe(like)
+        self.path, self._like = path, like
+        self._tmp = path.with_name(f".{path.name}.partial{path.suffix}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        options = {"movflags": "use_metadata_tags"} if path.suffix.lower() in (".mp4", ".mov") else {}
+        self._out = av.open(str(self._tmp), "w", options=options)
+        self._out.metadata.update(metadata)
+        self._video = self._out.add_stream("libx264", rate=info.rate or Fraction(30), options={"crf": str(crf)})
+        self._video.width, self._video.height, self._video.pix_fmt = info.width, info.height, "yuv420p"
+        self._audio_in = av.open(str(like))
+        audio = self._audio_in.streams.audio
+        self._audio = (audio[0], self._out.add_stream_from_template(audio[0])) if audio else None
+        self.frames = 0
+
+    def write(self, rgb: np.ndarray) -> None:
+        av = _av()
+        for packet in self._video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+            self._out.mux(packet)
+        self.frames += 1
+
+    def close(self) -> None:
+        for packet in self._video.encode():
+            self._out.mux(packet)
+        if self._audio:
+            source, target = self._audio
+            for packet in self._audio_in.demux(source):
+                if packet.dts is not None:
+                    packet.stream = target
+                    self._out.mux(packet)
+        self._out.close()
+        self._audio_in.close()
+        self._tmp.replace(self.path)
+
+    def abort(self) -> None:
+        for handle in (self._out, self._audio_in):
+            try:
+                handle.close()
+            except Exception:  # noqa: BLE001 - already failing; the partial file goes either way
+                pass
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:  # noqa: ANN001
+        if kind is None:
+            self.close()
+        else:
+            self.abort()

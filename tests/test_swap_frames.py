@@ -1,0 +1,115 @@
+"""Full-frame swaps on real footage: geometry of the way back, videos keep length, rate and audio."""
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from combtf.faces.video import probe
+from combtf.swap_frames import BlendOptions, swap_frames
+from tests.test_cli import TINY, run
+
+
+class Echo:
+    """A perfect 'decoder' that returns the crop it is given: the frame must come back as it was."""
+
+    run = Path("echo")
+    can_match = False
+    resolution = 256
+
+    def swap(self, x: np.ndarray, source: str, target: str, match: bool = True) -> np.ndarray:
+        return x
+
+
+def _write_video(path: Path, frames: list[np.ndarray], rate: int, audio: bool) -> None:
+    import av
+
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=Fraction(rate))
+        video.width, video.height, video.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        sound = container.add_stream("aac", rate=16000) if audio else None
+        for rgb in frames:
+            container.mux(video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(video.encode())
+        if sound:
+            samples = (np.sin(np.arange(16000 * len(frames) // rate) / 5) * 0.3).astype(np.float32)[None]
+            for start in range(0, samples.shape[1], 1024):
+                frame = av.AudioFrame.from_ndarray(samples[:, start : start + 1024], format="flt", layout="mono")
+                frame.sample_rate = 16000
+                container.mux(sound.encode(frame))
+            container.mux(sound.encode())
+
+
+@pytest.fixture(scope="module")
+def photo(shared_faces: Path) -> Path:
+    return sorted((shared_faces / "photos" / "person_d").glob("*.jpg"))[0]
+
+
+def test_round_trip_leaves_the_frame_outside_the_face(photo: Path, tmp_path: Path) -> None:
+    frame = np.asarray(Image.open(photo).convert("RGB"))
+    out_path = tmp_path / "out.png"
+    summary = swap_frames(Echo(), "d", "d", [photo], out_path, BlendOptions(how="alpha"))
+    assert summary.faces == 1 and summary.written == [out_path]
+    out = np.asarray(Image.open(out_path).convert("RGB")).astype(np.float64)
+    diff = np.abs(out - frame).mean(axis=-1)
+    changed = diff > 0
+    assert changed.any() and diff.mean() < 1.0  # below 1/255 on average over the frame
+    ys, xs = np.nonzero(changed)
+    assert xs.max() - xs.min() < 0.8 * frame.shape[1]  # only the face region was touched
+    assert diff[changed].mean() < 6.0  # the echoed face lands where it came from (resampling only)
+    assert Image.open(out_path).text["Synthetic"] == "true"
+
+
+def test_video_keeps_frames_rate_and_audio(shared_faces: Path, tmp_path: Path) -> None:
+    import av
+
+    frames = []
+    with av.open(str(shared_faces / "videos" / "person_b.mp4")) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            if index == 11:
+                break
+    frames.append(np.zeros_like(frames[0]))  # one frame without a face
+    source = tmp_path / "clip.mp4"
+    _write_video(source, frames, rate=25, audio=True)
+    summary = swap_frames(Echo(), "b", "b", [source], tmp_path / "out", BlendOptions())
+    out = tmp_path / "out" / "clip.mp4"
+    assert summary.frames == 13 and summary.faces == 12 and summary.frames_without_face == 1
+    assert probe(out).rate == Fraction(25)
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 13
+        assert len(container.streams.audio) == 1
+        assert container.metadata.get("synthetic") == "true" and "combtf" in container.metadata.get("comment", "")
+    assert not list((tmp_path / "out").glob(".*partial*"))
+
+
+def test_cli_swaps_photos_and_a_video_with_its_own_decoder(shared_faces: Path, tmp_path: Path) -> None:
+    """extract -> train (tiny) -> swap of full frames, from the command line."""
+    for person, name in (("person_b", "b"), ("person_d", "d")):
+        photos = sorted((shared_faces / "photos" / person).glob("*.jpg"))[:8]
+        assert run("extract", *photos, "--identity", name, "--data", tmp_path / "faces", "--size", "16", "--quiet").exit_code == 0
+    result = run("train", "--data", tmp_path / "faces", "--out", tmp_path / "run", *TINY)
+    assert result.exit_code == 0, result.output
+    clip = tmp_path / "clip.mp4"
+    import av
+
+    with av.open(str(shared_faces / "videos" / "person_d.mp4")) as container:
+        frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(6), container.decode(video=0))]
+    _write_video(clip, frames, rate=30, audio=False)
+    result = run("swap", "--model", tmp_path / "run", "--source", "d", "--target", "d", "--input", clip, "--output", tmp_path / "d.mp4")
+    assert result.exit_code == 0, result.output
+    assert "6 frames, 6 faces swapped, 0 frames without a face" in result.output
+    photo_dir = tmp_path / "photos"
+    photo_dir.mkdir()
+    for p in sorted((shared_faces / "photos" / "person_b").glob("*.jpg"))[20:22]:
+        (photo_dir / p.name).write_bytes(p.read_bytes())
+    result = run("swap", "--model", tmp_path / "run", "--source", "d", "--target", "b", "--input", photo_dir, "--output", tmp_path / "out",
+                 "--blend", "multiband", "--color", "meanstd")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    written = sorted((tmp_path / "out").glob("*.png"))
+    assert len(written) == 2 and all(Image.open(p).text["Synthetic"] == "true" for p in written)
+    assert json.loads(json.dumps(Image.open(written[0]).text))["Description"].startswith("synthetic")

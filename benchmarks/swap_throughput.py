@@ -22,16 +22,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def make_export(root: Path, resolution: int, width: float, identities: int, policy: str) -> Path:
+def make_run(root: Path, resolution: int, width: float, identities: int) -> Path:
+    """A run folder with freshly initialised weights at the final level (speed does not depend on training)."""
     import numpy as np
     import tensorflow as tf
 
     from combtf.config import TrainConfig, save_config
-    from combtf.export import export
     from combtf.latents import LatentStats
     from combtf.levels import level_of
     from combtf.model import CombModel
-    from combtf.run import CHECKPOINTS, CONFIG, TrainState, architecture, load_trained, make_average, make_checkpoint
+    from combtf.run import CHECKPOINTS, CONFIG, TrainState, architecture, make_average, make_checkpoint
 
     names = [f"id{i}" for i in range(identities)]
     config = TrainConfig(out=str(root / "run"), max_resolution=resolution, width=width, identities=names)
@@ -46,7 +46,15 @@ def make_export(root: Path, resolution: int, width: float, identities: int, poli
     stats.measure(model, level, 1.0, {n: rng.integers(0, 256, (8, resolution, resolution, 3), np.uint8) for n in names}, 0)
     checkpoint = make_checkpoint(model, state, make_average(model, config), stats)
     tf.train.CheckpointManager(checkpoint, str(root / "run" / CHECKPOINTS), max_to_keep=1).save()
-    return export(load_trained(root / "run", policy), root / "exports", [names[0]]).versions[names[0]]
+    return root / "run"
+
+
+def make_export(root: Path, resolution: int, width: float, identities: int, policy: str) -> Path:
+    from combtf.export import export
+    from combtf.run import load_trained
+
+    run = make_run(root, resolution, width, identities)
+    return export(load_trained(run, policy), root / "exports", ["id0"]).versions["id0"]
 
 
 def main() -> None:

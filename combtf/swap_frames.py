@@ -18,7 +18,7 @@ import numpy as np
 from combtf import blend
 from combtf.errors import CombtfError
 from combtf.faces.align import apply, crop_affine, invert, warp
-from combtf.faces.extract import ExtractOptions, FaceFinder, video_faces
+from combtf.faces.extract import ExtractOptions, FaceCounts, FaceFinder, video_faces
 from combtf.faces.masks import face_mask
 from combtf.faces.track import Observation
 from combtf.faces.video import VIDEO_EXTS, VideoWriter, frames, probe
@@ -37,13 +37,9 @@ class BlendOptions:
 
 
 @dataclass
-class FrameSummary:
-    frames: int = 0
-    faces: int = 0
-    frames_without_face: int = 0
+class FrameSummary(FaceCounts):
     seconds: float = 0.0
     written: list[Path] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def is_frame_input(path: Path) -> bool:

@@ -36,12 +36,18 @@ class ExtractOptions:
 
 
 @dataclass
-class ExtractSummary:
-    files: int = 0
+class FaceCounts:
+    """What a pass over photos and videos found; extraction and full-frame swaps both report it."""
+
     frames: int = 0
     faces: int = 0
     frames_without_face: int = 0
     skipped: dict[str, str] = field(default_factory=dict)  # path -> reason
+
+
+@dataclass
+class ExtractSummary(FaceCounts):
+    files: int = 0
     crops: list[Path] = field(default_factory=list)
 
 

@@ -4,7 +4,7 @@
 
 The model has freshly initialised weights (the speed does not depend on training) at the
 given crop resolution. frames_per_s counts every frame of the video from the first decode to
-the closed output file; find_s is the landmark pass alone (detection every 5th frame, tracking
+the closed output file; find_s is the landmark pass alone (detection every 10th frame, tracking
 between, smoothing), timed separately on the same video.
 """
 from __future__ import annotations

@@ -44,7 +44,7 @@ def swap(source: str, target: str, input_spec: str | None, model: str | None, ou
     """Swap TARGET's aligned crops, photos or videos to show SOURCE's face."""
     from combtf.errors import CombtfError
     from combtf.swap import resolve_inputs, swap_crops
-    from combtf.swap_frames import BlendOptions, is_frame_input, swap_frames, work_units
+    from combtf.swap_frames import BlendOptions, is_frame_input, swap_frames
 
     trained = _open(model)
     trained.check_identity(source, "source")
@@ -62,8 +62,7 @@ def swap(source: str, target: str, input_spec: str | None, model: str | None, ou
         click.echo(f"wrote {len(summary.written)} swaps to {output} ({len(summary.skipped)} unreadable inputs skipped)")
         return
     options = BlendOptions(blend_how, color, coarse_levels, erode, feather)
-    with tqdm(total=work_units(inputs), unit="step", desc="swapping frames", delay=0.5) as bar:
-        result = swap_frames(trained, source, target, inputs, output, options, latent_match, progress=bar.update)
+    result = swap_frames(trained, source, target, inputs, output, options, latent_match, progress=True)
     click.echo(
         f"wrote {len(result.written)} files ({result.frames} frames, {result.faces} faces swapped, "
         f"{result.frames_without_face} frames without a face, {result.frames / max(result.seconds, 1e-9):.1f} frames/s) to {output}"

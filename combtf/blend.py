@@ -14,7 +14,7 @@ from scipy import ndimage
 
 BLENDS = ("paper", "multiband", "alpha")
 COLORS = ("none", "meanstd", "histogram")
-_KERNEL = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+_KERNEL = np.array([1.0, 4.0, 6.0, 4.0, 1.0], np.float32) / 16.0
 _MIN_SIDE = 8  # the coarsest pyramid level keeps at least this many pixels a side
 
 
@@ -132,8 +132,8 @@ def blend(face: np.ndarray, frame: np.ndarray, mask: np.ndarray, how: str = "pap
     y0, y1 = max(rows.min() - margin, 0), min(rows.max() + margin + 1, frame.shape[0])
     x0, x1 = max(cols.min() - margin, 0), min(cols.max() + margin + 1, frame.shape[1])
     region = (slice(y0, y1), slice(x0, x1))
-    m = mask[region]
-    f, g = face[region].astype(np.float64) / 255.0, frame[region].astype(np.float64) / 255.0
+    m = mask[region].astype(np.float32)
+    f, g = face[region].astype(np.float32) / 255.0, frame[region].astype(np.float32) / 255.0
     f = transfer_color(f, g, m, color)
     if how == "alpha":
         out = m[..., None] * f + (1 - m[..., None]) * g

@@ -14,7 +14,7 @@ newest cannot be read.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -127,6 +127,7 @@ class TrainedModel:
     alpha: float
     checkpoint: str
     policy: str = "float32"
+    _compiled: dict = field(default_factory=dict, repr=False)
 
     @property
     def resolution(self) -> int:
@@ -141,9 +142,21 @@ class TrainedModel:
         return self.stats.ready(self.level)
 
     def swap(self, x: np.ndarray, source: str, target: str, match: bool = True) -> tf.Tensor:
-        """Frames of `target` (floats in [0, 1]) -> `source`'s face; `match` moves the code between their statistics."""
+        """Frames of `target` (floats in [0, 1]) -> `source`'s face; `match` moves the code between their statistics.
+
+        One graph per (source, target, match): called eagerly, the Keras layers' Python
+        overhead cost 145 ms per 256 px frame, several times the convolutions.
+        """
+        key = (source, target, bool(match and self.can_match))
+        if key not in self._compiled:
+            size = self.resolution
+            spec = tf.TensorSpec([None, size, size, 3], tf.float32)
+            self._compiled[key] = tf.function(lambda images: self._swap(images, *key), input_signature=[spec])
+        return self._compiled[key](tf.convert_to_tensor(x, tf.float32))
+
+    def _swap(self, x: tf.Tensor, source: str, target: str, match: bool) -> tf.Tensor:
         z = self.model.encode(x, self.level, self.alpha)
-        if match and self.can_match:
+        if match:
             z = self.stats.match(z, source, target)
         return self.model.decode(z, source, self.level, self.alpha)
 

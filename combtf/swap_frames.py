@@ -9,11 +9,11 @@ length and audio, and carry a synthetic-media note in their metadata.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from combtf import blend
 from combtf.errors import CombtfError
@@ -66,7 +66,6 @@ class FaceReplacer:
         crop = warp(rgb, matrix, (size, size))
         swapped = np.asarray(self.swapper.swap(crop[None].astype(np.float32) / 255.0, self.source, self.target, self.match))[0]
         face = (np.clip(swapped, 0, 1) * 255 + 0.5).astype(np.uint8)
-        mask = face_mask(apply(matrix, obs.landmarks), (size, size))
         corners = apply(invert(matrix), np.array([[0.0, 0], [size, 0], [0, size], [size, size]]))
         x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - 2, 0)
         x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 2, [rgb.shape[1], rgb.shape[0]])
@@ -75,9 +74,10 @@ class FaceReplacer:
         region_to_crop = matrix.copy()
         region_to_crop[:, 2] += matrix[:, :2] @ np.array([x0, y0], dtype=np.float64)
         back = invert(region_to_crop)
-        roi = (x1 - x0, y1 - y0)
+        roi = (int(x1 - x0), int(y1 - y0))
         face_roi = warp(face, back, roi)
-        mask_roi = blend.prepare_mask(warp(mask, back, roi), self.options.erode, self.options.feather)
+        # The mask is drawn in the frame from the frame's landmarks: as sharp at 64 px models as at 1024 px.
+        mask_roi = blend.prepare_mask(face_mask(obs.landmarks - [x0, y0], roi), self.options.erode, self.options.feather)
         out = rgb.copy()
         out[y0:y1, x0:x1] = blend.blend(face_roi, rgb[y0:y1, x0:x1], mask_roi, self.options.how, self.options.color, self.options.coarse)
         return out
@@ -97,7 +97,7 @@ def swap_frames(
     output: Path,
     options: BlendOptions,
     match: bool = True,
-    progress: Callable[[int], None] | None = None,
+    progress: bool = False,
     extract: ExtractOptions | None = None,
 ) -> FrameSummary:
     """Every input photo or video with `source`'s face put over `target`'s; outputs never overwrite inputs."""
@@ -105,14 +105,15 @@ def swap_frames(
     finder, replacer = FaceFinder(extract), FaceReplacer(swapper, source, target, match, options)
     summary, start = FrameSummary(), time.perf_counter()
     model_note = f"{swapper.run}, source {source}, target {target}"
-    tick = progress or (lambda n: None)
+    photos = tqdm(total=sum(p.suffix.lower() not in VIDEO_EXTS for p in inputs), unit="photo", desc="swapping photos",
+                  disable=not progress, delay=0.5)  # fmt: skip
     for path in inputs:
         dest = _output_for(path, output, len(inputs) == 1)
         if dest.resolve() == path.resolve():
             raise CombtfError(f"{dest}: output would overwrite its input")
         try:
             if path.suffix.lower() in VIDEO_EXTS:
-                _swap_video(path, dest, finder, replacer, extract, summary, tick, model_note)
+                _swap_video(path, dest, finder, replacer, extract, summary, model_note, progress)
             else:
                 rgb, _ = read_image(path)
                 faces = finder(0, rgb)
@@ -120,34 +121,27 @@ def swap_frames(
                 summary.frames += 1
                 summary.faces += len(faces)
                 summary.frames_without_face += not faces
-                tick(1)
+                photos.update()
             summary.written.append(dest)
         except CombtfError as exc:
             summary.skipped[str(path)] = str(exc).removeprefix(f"{path}: ")
+    photos.close()
     summary.seconds = time.perf_counter() - start
     return summary
 
 
 def _swap_video(path: Path, dest: Path, finder: FaceFinder, replacer: FaceReplacer, extract: ExtractOptions,
-                summary: FrameSummary, tick: Callable[[int], None], model_note: str) -> None:  # fmt: skip
-    found, _ = video_faces(finder, path, extract, lambda: tick(1))
+                summary: FrameSummary, model_note: str, progress: bool) -> None:  # fmt: skip
+    """Two passes with a bar each: landmarks of every frame (tracked, smoothed), then swap, blend and encode."""
+    total = probe(path).frames or None
+    with tqdm(total=total, unit="frame", desc=f"finding faces in {path.name}", disable=not progress) as bar:
+        found, _ = video_faces(finder, path, extract, bar.update)
     metadata = {"comment": note(model_note), "description": note(model_note), "synthetic": "true"}
-    with VideoWriter(dest, path, metadata) as writer:
+    with VideoWriter(dest, path, metadata) as writer, tqdm(total=total, unit="frame", desc=f"swapping {path.name}", disable=not progress) as bar:
         for index, rgb in frames(path):
             faces = found.get(index, [])
             writer.write(replacer(rgb, faces) if faces else rgb)
             summary.frames += 1
             summary.faces += len(faces)
             summary.frames_without_face += not faces
-            tick(1)
-
-
-def work_units(inputs: list[Path]) -> int:
-    """Progress units: one per photo, two per video frame (find, then swap)."""
-    total = 0
-    for path in inputs:
-        try:
-            total += 2 * probe(path).frames if path.suffix.lower() in VIDEO_EXTS else 1
-        except CombtfError:
-            total += 1
-    return total
+            bar.update()

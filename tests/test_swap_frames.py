@@ -9,6 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from scipy import ndimage
+
+from combtf.faces.extract import ExtractOptions, FaceFinder
+from combtf.faces.masks import face_mask
 from combtf.faces.video import probe
 from combtf.swap_frames import BlendOptions, swap_frames
 from tests.test_cli import TINY, run
@@ -103,6 +107,17 @@ def test_cli_swaps_photos_and_a_video_with_its_own_decoder(shared_faces: Path, t
     result = run("swap", "--model", tmp_path / "run", "--source", "d", "--target", "d", "--input", clip, "--output", tmp_path / "d.mp4")
     assert result.exit_code == 0, result.output
     assert "6 frames, 6 faces swapped, 0 frames without a face" in result.output
+
+    photo = sorted((shared_faces / "photos" / "person_d").glob("*.jpg"))[30]
+    result = run("swap", "--model", tmp_path / "run", "--source", "d", "--target", "d", "--input", photo, "--output", tmp_path / "self.png")
+    assert result.exit_code == 0, result.output
+    frame = np.asarray(Image.open(photo).convert("RGB")).astype(np.float64)
+    out = np.asarray(Image.open(tmp_path / "self.png").convert("RGB")).astype(np.float64)
+    landmarks = FaceFinder(ExtractOptions())(0, frame.astype(np.uint8))[0].landmarks
+    face = face_mask(landmarks, (frame.shape[1], frame.shape[0]), feather=0) > 0
+    face = ndimage.binary_dilation(face, iterations=8)  # the mask's feather and the 64 -> frame resampling
+    diff = np.abs(out - frame).mean(axis=-1)
+    assert diff[~face].mean() < 1.0 and diff[face].mean() > 1.0  # outside the face < 1/255 on average; the face changed
     photo_dir = tmp_path / "photos"
     photo_dir.mkdir()
     for p in sorted((shared_faces / "photos" / "person_b").glob("*.jpg"))[20:22]:

@@ -32,7 +32,7 @@ class ExtractOptions:
     face: str = "largest"  # or "all"
     min_face: float = 0.0  # px, shorter box side in the source
     smooth: float = 2.0  # Gaussian sigma in frames; 0 = off
-    detect_every: int = 5  # video: full detection every N sampled frames, landmarks tracked between
+    detect_every: int = 10  # video: full detection every N sampled frames, landmarks tracked between
 
 
 @dataclass

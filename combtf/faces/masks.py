@@ -47,7 +47,7 @@ def face_mask(points: np.ndarray, size: tuple[int, int], feather: float | None =
     inwards by that radius first so the mask never reaches past the hull.
     """
     width, height = size
-    feather = 0.02 * width if feather is None else feather
+    feather = float(0.02 * width if feather is None else feather)
     img = Image.new("L", size, 0)
     ImageDraw.Draw(img).polygon([tuple(p) for p in _hull(outline(points) + 0.5)], fill=255)
     if feather > 0:

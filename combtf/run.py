@@ -50,7 +50,16 @@ class TrainState:
         self.alpha = var(tf.float32, "alpha")
 
     def trackables(self) -> dict[str, tf.Variable]:
-        return dict(vars(self))
+        return {name: value for name, value in vars(self).items() if isinstance(value, tf.Variable)}
+
+    @tf.function
+    def advance(self, level: tf.Tensor, alpha: tf.Tensor, score: tf.Tensor) -> None:
+        """One training step done: a single graph call instead of seven eager ones (a few ms a step)."""
+        for var in (self.step, self.phase_step, self.score_count):
+            var.assign_add(1)
+        self.score_sum.assign_add(tf.cast(score, tf.float64))
+        self.level.assign(level)
+        self.alpha.assign(alpha)
 
     def value(self, name: str) -> int | float:
         return getattr(self, name).numpy().item()

@@ -84,7 +84,12 @@ class FaceReplacer:
 
 
 def _output_for(path: Path, output: Path, single: bool) -> Path:
+    """Photos become PNGs (lossless, with the synthetic note), videos keep their container."""
     if single and output.suffix.lower() in IMAGE_EXTS + VIDEO_EXTS:
+        is_video = path.suffix.lower() in VIDEO_EXTS
+        if (output.suffix.lower() in VIDEO_EXTS) != is_video or (not is_video and output.suffix.lower() != ".png"):
+            wanted = "a video name (.mp4, .mov, .avi, .mkv)" if is_video else "a .png name"
+            raise CombtfError(f"--output {output}: {path.name} needs {wanted} or a folder")
         return output
     return output / (path.name if path.suffix.lower() in VIDEO_EXTS else f"{path.stem}.png")
 

@@ -251,32 +251,30 @@ class _Trainer:
             self.step_fns[phase.level] = make_step(self.model, self.optimizer, self.average, phase.level, self.config, self.strategy)
         if self.average is not None:
             self.average.begin_level(phase.level)
-        first = self._int("step")
-        last = first + phase.steps - self._int("phase_step")
+        first, done = self._int("step"), self._int("phase_step")
+        last = first + phase.steps - done
         batches = data.dataset(self.level_data, self.config.identities, self.config.batch_size, self.config.seed, first, last, self.augment)
-        for batch in self.strategy.experimental_distribute_dataset(batches):
-            alpha = schedule.alpha(phase, self._int("phase_step"))
-            loss, score = (float(v) for v in self.step_fns[phase.level](batch, tf.constant(alpha, tf.float32)))
+        level = tf.constant(phase.level, tf.int64)
+        for index, batch in enumerate(self.strategy.experimental_distribute_dataset(batches)):
+            phase_step = done + index  # Python mirrors of the state: reading a variable costs a sync
+            alpha = schedule.alpha(phase, phase_step)
+            alpha_t = tf.constant(alpha, tf.float32)
+            loss_t, score_t = self.step_fns[phase.level](batch, alpha_t)
+            loss, score = float(loss_t), float(score_t)
             if not math.isfinite(loss):
-                raise CombtfError(f"{self.run}: loss became {loss} at step {self._int('step')}; lower --lr or use --precision float32")
-            self._record(phase, alpha, loss, score)
+                raise CombtfError(f"{self.run}: loss became {loss} at step {first + index}; lower --lr or use --precision float32")
+            self.state.advance(level, alpha_t, score_t)
+            self.steps_done += 1
+            self._record(first + index + 1, phase, alpha, loss, score)
             progress.update(phase, alpha, loss, score)
             if stop_after is not None and self.steps_done >= stop_after:
                 return False
             # the phase's last step is saved by train(), after the latent statistics are measured
-            if self._int("phase_step") < phase.steps and self._int("step") % self.config.checkpoint_every == 0:
+            if phase_step + 1 < phase.steps and (first + index + 1) % self.config.checkpoint_every == 0:
                 self.save()
         return True
 
-    def _record(self, phase: schedule.Phase, alpha: float, loss: float, score: float) -> None:
-        state = self.state
-        for var in (state.step, state.phase_step, state.score_count):
-            var.assign_add(1)
-        state.score_sum.assign_add(score)
-        state.level.assign(phase.level)
-        state.alpha.assign(alpha)
-        self.steps_done += 1
-        step = self._int("step")
+    def _record(self, step: int, phase: schedule.Phase, alpha: float, loss: float, score: float) -> None:
         if step % 10 == 0:
             for name, value in (("loss", loss), ("masked_ssim", score), ("alpha", alpha), ("level", phase.level)):
                 tf.summary.scalar(name, value, step=step)

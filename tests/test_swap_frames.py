@@ -128,3 +128,14 @@ def test_cli_swaps_photos_and_a_video_with_its_own_decoder(shared_faces: Path, t
     written = sorted((tmp_path / "out").glob("*.png"))
     assert len(written) == 2 and all(Image.open(p).text["Synthetic"] == "true" for p in written)
     assert json.loads(json.dumps(Image.open(written[0]).text))["Description"].startswith("synthetic")
+
+
+def test_output_names_must_fit_the_input(tmp_path: Path) -> None:
+    from combtf.errors import CombtfError
+    from combtf.swap_frames import _output_for
+
+    assert _output_for(Path("a/b.jpg"), tmp_path, single=False) == tmp_path / "b.png"
+    assert _output_for(Path("a/c.mov"), tmp_path / "x.mp4", single=True) == tmp_path / "x.mp4"
+    for source, output in (("b.jpg", "x.jpg"), ("c.mp4", "x.png"), ("b.png", "x.mp4")):
+        with pytest.raises(CombtfError, match="--output"):
+            _output_for(Path(source), tmp_path / output, single=True)

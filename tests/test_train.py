@@ -94,4 +94,6 @@ def test_bfloat16_and_float32_training_reach_the_same_score(demo_set: Path, tmp_
         assert result.precision == policy
         scores[policy] = result.score
     assert scores["float32"] > 0.5  # it learnt something
-    assert abs(scores["float32"] - scores["mixed_bfloat16"]) < 0.01, scores
+    # Measured spread of this tiny run across processes: float32 0.898-0.908, bf16 0.882-0.907;
+    # a broken bf16 path (overflow, a collapsed decoder) lands far below.
+    assert abs(scores["float32"] - scores["mixed_bfloat16"]) < 0.03, scores

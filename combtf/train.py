@@ -11,10 +11,12 @@ import contextlib
 import json
 import logging
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import keras
 import tensorflow as tf
@@ -28,6 +30,7 @@ from combtf.levels import resolution
 from combtf.latents import LatentStats
 from combtf.losses import reconstruction_loss
 from combtf.model import CombModel
+from combtf.runlock import locked
 from combtf.run import CHECKPOINTS, CONFIG as CONFIG_NAME, TrainState, architecture, make_average, make_checkpoint, restore_newest
 
 log = logging.getLogger(__name__)
@@ -133,6 +136,28 @@ class _Progress:
 def train(config: TrainConfig, resume: bool = False, stop_after: int | None = None, show_progress: bool = True) -> TrainResult:
     """Train (or resume) the run in `config.out`.  `stop_after` ends this invocation after N steps."""
     config = _prepare_run(config, resume)
+    with locked(Path(config.out)), _interrupt_on_sigterm():
+        return _train_locked(config, resume, stop_after, show_progress)
+
+
+@contextlib.contextmanager
+def _interrupt_on_sigterm() -> Iterator[None]:
+    """SIGTERM (a scheduler, `kill`, a closing container) saves a checkpoint as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _train_locked(config: TrainConfig, resume: bool, stop_after: int | None, show_progress: bool) -> TrainResult:
     run = Path(config.out)
     faces = data.scan(config.data, config.identities or None)
     if resume and faces.identities != config.identities:

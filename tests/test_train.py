@@ -1,4 +1,6 @@
 import json
+import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -97,3 +99,33 @@ def test_bfloat16_and_float32_training_reach_the_same_score(demo_set: Path, tmp_
     # Measured spread of this tiny run across processes: float32 0.898-0.908, bf16 0.882-0.907;
     # a broken bf16 path (overflow, a collapsed decoder) lands far below.
     assert abs(scores["float32"] - scores["mixed_bfloat16"]) < 0.03, scores
+
+
+def test_sigterm_saves_and_a_second_trainer_is_refused(demo_set: Path, tmp_path: Path) -> None:
+    """A scheduler's SIGTERM ends training with a checkpoint; while one trainer runs, another on its folder is refused."""
+    import signal
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    command = [sys.executable, "-c", "from cli.main import main; main()", "train", "--data", str(demo_set / "train"), "--out", str(run),
+               "--max-resolution", "8", "--width", "0.03125", "--latent-dim", "16", "--images-per-level", "400000",
+               "--precision", "float32", "--preview-every", "0", "--checkpoint-every", "5", "--quiet"]  # fmt: skip
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list((run / "checkpoints").glob("ckpt-*.index")) and time.monotonic() < deadline and first.poll() is None:
+            time.sleep(0.2)  # waiting for an event (the first checkpoint), not for time to pass
+        assert list((run / "checkpoints").glob("ckpt-*.index")), first.stderr.read() if first.poll() is not None else "no checkpoint"
+        second = subprocess.run([*command[:-1], "--resume", "--quiet"], capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2 and "another combtf train is using this run folder" in second.stderr, second.stderr
+        first.send_signal(signal.SIGTERM)
+        _, stderr = first.communicate(timeout=120)
+    finally:
+        first.kill()
+    assert first.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr, stderr
+    saved = re.search(r"saved checkpoint at step (\d+)", (run / "train.log").read_text())
+    assert saved and (run / "checkpoints" / f"ckpt-{saved.group(1)}.index").is_file()
+    resumed = subprocess.run([*command[:-1], "--resume", "--stop-after", "2", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr  # the lock went with the killed process
+    assert f"stopped at step {int(saved.group(1)) + 2}" in resumed.stdout

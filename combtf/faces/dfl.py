@@ -89,7 +89,10 @@ def app15(data: bytes) -> bytes:
 def load_metadata(path: Path) -> dict:
     """DeepFaceLab's metadata dict of one aligned JPEG, or a CombtfError naming the problem."""
     data = path.read_bytes()
-    payload = app15(data)
+    try:
+        payload = app15(data)
+    except CombtfError as exc:
+        raise CombtfError(f"{path}: {exc}") from exc
     if not payload:
         raise CombtfError(f"{path}: no DeepFaceLab metadata (no APP15 segment); is this a DFL aligned face?")
     if len(payload) > MAX_METADATA:

@@ -1,0 +1,96 @@
+"""Random bytes into every reader of untrusted files: a CombtfError naming the file, or a value; never a crash."""
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from combtf.config import TrainConfig, load_config
+from combtf.errors import CombtfError
+from combtf.faces import dfl
+from combtf.images import read_image
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.arange(48, dtype=np.uint8).reshape(4, 4, 3)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _mutated(seed: bytes) -> st.SearchStrategy[bytes]:
+    """Random bytes, and a valid file with bytes flipped, cut or appended (gets past magic numbers)."""
+    edits = st.lists(st.tuples(st.integers(0, len(seed) - 1), st.integers(0, 255)), max_size=8)
+    flipped = edits.map(lambda changes: bytes(b if i not in dict(changes) else dict(changes)[i] for i, b in enumerate(seed)))
+    cut = st.integers(0, len(seed)).map(lambda n: seed[:n])
+    return st.one_of(st.binary(max_size=2048), flipped, cut, st.binary(max_size=64).map(lambda tail: seed + tail))
+
+
+@FUZZ
+@given(data=_mutated(_png()))
+def test_image_reader(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "x.png"
+    path.write_bytes(data)
+    try:
+        rgb, alpha = read_image(path)
+    except CombtfError as exc:
+        assert str(path) in str(exc)
+        return
+    assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3
+    assert alpha is None or alpha.shape == rgb.shape[:2]
+
+
+@FUZZ
+@given(text=st.one_of(st.text(max_size=300), st.binary(max_size=300).map(lambda b: b.decode("latin-1")),
+                      st.sampled_from(["lr: !!python/object/apply:os.system ['true']", "width: [1, 2]", "nope: 1", "lr: .nan"])))  # fmt: skip
+def test_config_reader(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text(text, encoding="utf-8", errors="surrogateescape")
+    try:
+        config = load_config(path)
+    except CombtfError as exc:
+        assert str(path) in str(exc)
+        return
+    assert isinstance(config, TrainConfig)
+
+
+def _dfl_seed() -> bytes:
+    payload = pickle.dumps({"landmarks": np.zeros((68, 2)), "face_type": "whole_face", "source_rect": (1, 2, 3, 4)})
+    jpeg = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(jpeg, format="JPEG")
+    data = jpeg.getvalue()
+    return data[:2] + b"\xff\xef" + (len(payload) + 2).to_bytes(2, "big") + payload + data[2:]
+
+
+@FUZZ
+@given(data=_mutated(_dfl_seed()))
+def test_dfl_metadata_reader(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "00001_0.jpg"
+    path.write_bytes(data)
+    try:
+        meta = dfl.load_metadata(path)
+    except CombtfError as exc:
+        assert str(exc).startswith(f"{path}: ")
+        return
+    assert isinstance(meta, dict)
+
+
+@FUZZ
+@given(name=st.text(max_size=120))
+def test_names_never_leave_the_output_folder(tmp_path: Path, name: str) -> None:
+    """Identity names and source stems from untrusted files: `../`, absolute paths, odd Unicode."""
+    from combtf.faces.crops import check_identity, safe_name
+
+    out = tmp_path.resolve()
+    assert (out / safe_name(name)).resolve().parent == out
+    try:
+        check_identity(name)
+    except CombtfError:
+        return
+    assert (out / name).resolve().parent == out and "/" not in name and not name.startswith(".")

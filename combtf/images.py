@@ -36,7 +36,9 @@ def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
                 rgba = np.asarray(img.convert("RGBA" if has_alpha else "RGB"))
     except CombtfError:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise CombtfError(f"{path}: image claims more pixels than the {MAX_PIXELS} pixel limit (a decompression bomb?)") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
         raise CombtfError(f"{path}: not a readable image ({exc.__class__.__name__})") from exc
     if rgba.ndim != 3 or min(rgba.shape[:2]) < 1:
         raise CombtfError(f"{path}: image has no pixels")

@@ -94,3 +94,28 @@ def test_names_never_leave_the_output_folder(tmp_path: Path, name: str) -> None:
     except CombtfError:
         return
     assert (out / name).resolve().parent == out and "/" not in name and not name.startswith(".")
+
+
+def test_bomb_and_odd_modes(tmp_path: Path) -> None:
+    """A header claiming 30000 x 30000 px is refused before decoding; CMYK, 16-bit, palette, grey read as RGB."""
+    import struct
+    import zlib
+
+    png = bytearray(_png())
+    ihdr = bytearray(png[12:29])  # b"IHDR" + 13 bytes
+    ihdr[4:12] = struct.pack(">II", 30000, 30000)
+    png[12:29] = ihdr
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(bytes(png))
+    try:
+        read_image(bomb)
+        raise AssertionError("a 900 Mpx claim was decoded")
+    except CombtfError as exc:
+        assert str(exc).startswith(f"{bomb}: ") and "pixel limit" in str(exc)
+    base = Image.fromarray(np.arange(300, dtype=np.uint8).reshape(10, 10, 3))
+    for name, image in (("cmyk.jpg", base.convert("CMYK")), ("grey.png", base.convert("L")), ("palette.png", base.convert("P")),
+                        ("deep.png", Image.fromarray((np.arange(100, dtype=np.uint16).reshape(10, 10) * 600)))):  # fmt: skip
+        image.save(tmp_path / name)
+        rgb, _ = read_image(tmp_path / name)
+        assert rgb.shape == (10, 10, 3) and rgb.dtype == np.uint8, name

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,16 @@ def _png() -> bytes:
     return buffer.getvalue()
 
 
+def _read_or_named_error(reader: Callable[[Path], object], path: Path, data: bytes) -> object | None:
+    """What `reader` makes of `data` in a file, or None after a CombtfError that starts with the file's name."""
+    path.write_bytes(data)
+    try:
+        return reader(path)
+    except CombtfError as exc:
+        assert str(exc).startswith(f"{path}: "), str(exc)
+        return None
+
+
 def _mutated(seed: bytes) -> st.SearchStrategy[bytes]:
     """Random bytes, and a valid file with bytes flipped, cut or appended (gets past magic numbers)."""
     edits = st.lists(st.tuples(st.integers(0, len(seed) - 1), st.integers(0, 255)), max_size=8)
@@ -35,13 +46,10 @@ def _mutated(seed: bytes) -> st.SearchStrategy[bytes]:
 @FUZZ
 @given(data=_mutated(_png()))
 def test_image_reader(tmp_path: Path, data: bytes) -> None:
-    path = tmp_path / "x.png"
-    path.write_bytes(data)
-    try:
-        rgb, alpha = read_image(path)
-    except CombtfError as exc:
-        assert str(path) in str(exc)
+    read = _read_or_named_error(read_image, tmp_path / "x.png", data)
+    if read is None:
         return
+    rgb, alpha = read
     assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3
     assert alpha is None or alpha.shape == rgb.shape[:2]
 
@@ -71,14 +79,8 @@ def _dfl_seed() -> bytes:
 @FUZZ
 @given(data=_mutated(_dfl_seed()))
 def test_dfl_metadata_reader(tmp_path: Path, data: bytes) -> None:
-    path = tmp_path / "00001_0.jpg"
-    path.write_bytes(data)
-    try:
-        meta = dfl.load_metadata(path)
-    except CombtfError as exc:
-        assert str(exc).startswith(f"{path}: ")
-        return
-    assert isinstance(meta, dict)
+    meta = _read_or_named_error(dfl.load_metadata, tmp_path / "00001_0.jpg", data)
+    assert meta is None or isinstance(meta, dict)
 
 
 @FUZZ

@@ -170,3 +170,16 @@ class _Response:
 
     def read(self) -> bytes:
         return self.data
+
+
+def test_an_export_missing_its_variables_is_one_error(exported: Path, demo_set: Path, tmp_path: Path) -> None:
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(exported, damaged)
+    version = sorted((damaged / "ada").iterdir())[-1]
+    shutil.rmtree(version / "variables")
+    inputs = sorted((demo_set / "eval" / "ben").glob("*.png"))[:2]
+    with pytest.raises(CombtfError, match=re.escape(f"{version}: cannot load the SavedModel")):
+        swap_crops(load_exported(damaged), "ada", "ben", inputs, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing half-written

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from combtf import blend
 from combtf.errors import CombtfError
-from combtf.faces.align import apply, crop_affine, invert, warp
+from combtf.faces.align import apply, invert, warp
 from combtf.faces.extract import ExtractOptions, FaceCounts, FaceFinder, video_faces
 from combtf.faces.masks import face_mask
 from combtf.faces.track import Observation
@@ -62,7 +62,7 @@ class FaceReplacer:
 
     def _one(self, rgb: np.ndarray, obs: Observation) -> np.ndarray:
         size = self.swapper.resolution
-        matrix = crop_affine(obs.aligned if obs.aligned is not None else obs.landmarks, size)
+        matrix = obs.affine(size)
         crop = warp(rgb, matrix, (size, size))
         swapped = np.asarray(self.swapper.swap(crop[None].astype(np.float32) / 255.0, self.source, self.target, self.match))[0]
         face = (np.clip(swapped, 0, 1) * 255 + 0.5).astype(np.uint8)

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
+import numpy as np
 import pytest
 
 from combtf.config import TrainConfig
@@ -59,3 +61,23 @@ def tiny_config(data: Path, out: Path, **changes: object) -> TrainConfig:
     for key, value in changes.items():
         setattr(config, key, value)
     return config.validate()
+
+
+def write_video(path: Path, frames: list[np.ndarray], rate: int = 30, audio: bool = False) -> None:
+    """H.264 test clip written with PyAV, optionally with a sine AAC track."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=Fraction(rate))
+        video.width, video.height, video.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        sound = container.add_stream("aac", rate=16000) if audio else None
+        for rgb in frames:
+            container.mux(video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(video.encode())
+        if sound:
+            samples = (np.sin(np.arange(16000 * len(frames) // rate) / 5) * 0.3).astype(np.float32)[None]
+            for start in range(0, samples.shape[1], 1024):
+                frame = av.AudioFrame.from_ndarray(samples[:, start : start + 1024], format="flt", layout="mono")
+                frame.sample_rate = 16000
+                container.mux(sound.encode(frame))
+            container.mux(sound.encode())

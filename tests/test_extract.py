@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ from cli.main import main
 from combtf.faces import align
 from combtf.faces.extract import ExtractOptions, extract
 from combtf.faces.landmarks import LEFT_EYE, RIGHT_EYE, LandmarkPredictor, predictor_box
+from tests.conftest import write_video
 
 PEOPLE = ("person_a", "person_b", "person_c", "person_d")
 SIZE = 64
@@ -59,24 +59,13 @@ def test_crop_pixels_match_their_sidecar(photos: dict, shared_faces: Path) -> No
         assert np.abs(_eyes(again) - _eyes(sidecar["crop_landmarks"]) * scale).max() < 0.02 * 256
 
 
-def _write_video(path: Path, frames: list[np.ndarray], rate: int = 30) -> None:
-    import av
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(rate))
-        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        for rgb in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
-        container.mux(stream.encode())
-
-
 def test_still_head_video_crops_do_not_jitter(shared_faces: Path, tmp_path: Path) -> None:
     """A still head (one photo, fresh sensor noise per frame): its eyes stay within 1 % of the crop."""
     photo = np.asarray(Image.open(sorted((shared_faces / "photos" / "person_b").glob("*.jpg"))[0]).convert("RGB"), dtype=np.float64)
     rng = np.random.default_rng(0)
     frames = [np.clip(photo + rng.normal(0, 4, photo.shape), 0, 255).astype(np.uint8) for _ in range(20)]
     video = tmp_path / "still.mp4"
-    _write_video(video, frames)
+    write_video(video, frames)
     spread = {}
     for sigma in (0.0, 2.0):
         summary = extract([video], f"still{sigma:.0f}", tmp_path / "data", ExtractOptions(size=256, smooth=sigma), progress=False)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 import pickle
 from pathlib import Path
 
@@ -125,7 +126,7 @@ def test_import_dfl_reads_masks_and_rejects_code(tmp_path: Path) -> None:
     assert "rejected" in summary.skipped[str(aligned / "00005_0.jpg")]
     assert "no DeepFaceLab metadata" in summary.skipped[str(aligned / "plain.jpg")]
     out = tmp_path / "data" / "alice"
-    sources = {p.stem: __import__("json").loads(p.read_text())["mask_from"] for p in out.glob("*.json")}
+    sources = {p.stem: json.loads(p.read_text())["mask_from"] for p in out.glob("*.json")}
     assert sources == {"00001_0": "polygons", "00002_0": "xseg_mask", "00003_0": "landmarks"}
     polygon_mask = np.asarray(Image.open(out / "masks" / "00001_0.png"))
     full_mask = np.asarray(Image.open(out / "masks" / "00002_0.png"))

@@ -15,6 +15,7 @@ from combtf.faces.extract import ExtractOptions, FaceFinder
 from combtf.faces.masks import face_mask
 from combtf.faces.video import probe
 from combtf.swap_frames import BlendOptions, swap_frames
+from tests.conftest import write_video
 from tests.test_cli import TINY, run
 
 
@@ -27,25 +28,6 @@ class Echo:
 
     def swap(self, x: np.ndarray, source: str, target: str, match: bool = True) -> np.ndarray:
         return x
-
-
-def _write_video(path: Path, frames: list[np.ndarray], rate: int, audio: bool) -> None:
-    import av
-
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=Fraction(rate))
-        video.width, video.height, video.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        sound = container.add_stream("aac", rate=16000) if audio else None
-        for rgb in frames:
-            container.mux(video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
-        container.mux(video.encode())
-        if sound:
-            samples = (np.sin(np.arange(16000 * len(frames) // rate) / 5) * 0.3).astype(np.float32)[None]
-            for start in range(0, samples.shape[1], 1024):
-                frame = av.AudioFrame.from_ndarray(samples[:, start : start + 1024], format="flt", layout="mono")
-                frame.sample_rate = 16000
-                container.mux(sound.encode(frame))
-            container.mux(sound.encode())
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +61,7 @@ def test_video_keeps_frames_rate_and_audio(shared_faces: Path, tmp_path: Path) -
                 break
     frames.append(np.zeros_like(frames[0]))  # one frame without a face
     source = tmp_path / "clip.mp4"
-    _write_video(source, frames, rate=25, audio=True)
+    write_video(source, frames, rate=25, audio=True)
     summary = swap_frames(Echo(), "b", "b", [source], tmp_path / "out", BlendOptions())
     out = tmp_path / "out" / "clip.mp4"
     assert summary.frames == 13 and summary.faces == 12 and summary.frames_without_face == 1
@@ -103,7 +85,7 @@ def test_cli_swaps_photos_and_a_video_with_its_own_decoder(shared_faces: Path, t
 
     with av.open(str(shared_faces / "videos" / "person_d.mp4")) as container:
         frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(6), container.decode(video=0))]
-    _write_video(clip, frames, rate=30, audio=False)
+    write_video(clip, frames, rate=30, audio=False)
     result = run("swap", "--model", tmp_path / "run", "--source", "d", "--target", "d", "--input", clip, "--output", tmp_path / "d.mp4")
     assert result.exit_code == 0, result.output
     assert "6 frames, 6 faces swapped, 0 frames without a face" in result.output

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 from combtf.errors import CombtfError
 from combtf.faces.align import apply, crop_affine, warp
@@ -138,7 +139,7 @@ def _stems(paths: list[Path]) -> dict[Path, str]:
 
 
 def _write_face(out: Path, name: str, source: Path, rgb: np.ndarray, obs: Observation, size: int, smoothed: bool) -> Path:
-    matrix = crop_affine(obs.aligned if obs.aligned is not None else obs.landmarks, size)
+    matrix = obs.affine(size)
     crop_points = apply(matrix, obs.landmarks)
     sidecar = {
         "source_file": str(source),
@@ -212,6 +213,7 @@ def _work(path: Path, every: int) -> int:
 def extract(inputs: Iterable[str | Path], identity: str, data: str | Path, options: ExtractOptions, progress: bool = True) -> ExtractSummary:
     """Find, align and write every face; unreadable files are skipped with a reason, never fatal."""
     check_identity(identity)
+    inputs = list(inputs)
     summary = ExtractSummary()
     paths = sources(inputs, summary)
     if not paths:
@@ -219,8 +221,6 @@ def extract(inputs: Iterable[str | Path], identity: str, data: str | Path, optio
     out = Path(data) / identity
     finder = FaceFinder(options)
     names = _stems(paths)
-    from tqdm import tqdm
-
     bar = tqdm(total=sum(_work(p, options.every) for p in paths), unit="step", disable=not progress, desc=f"extract {identity}")
     for path in paths:
         summary.files += 1

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from combtf.faces.align import crop_affine
+
 MIN_IOU = 0.3
 
 
@@ -23,6 +25,10 @@ class Observation:
     track: int = -1
     aligned: np.ndarray | None = None  # [68, 2] the landmarks the crop follows (smoothed)
     patch: np.ndarray | None = field(default=None, repr=False)  # small grey aligned face, to follow it
+
+    def affine(self, size: int) -> np.ndarray:
+        """Source -> crop matrix for a `size` px crop: from the smoothed landmarks where a track gave them."""
+        return crop_affine(self.landmarks if self.aligned is None else self.aligned, size)
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -33,6 +33,7 @@ def setup_logging(debug: bool) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if debug else logging.INFO)
     logger.propagate = False
+    logging.raiseExceptions = False  # a full disk must not turn every line for train.log into a traceback
 
 
 def split_names(value: str | None) -> list[str] | None:

@@ -17,9 +17,15 @@ from combtf.errors import CombtfError
 from combtf.levels import DECODER_CHANNELS, ENCODER_CHANNELS, resolution, scaled
 
 LRELU = 0.2
-# He initialisation for leaky ReLU: with Keras' default (Glorot) the signal fades to ~1e-5
-# after the nine blocks of a deep level, and every decoder starts out predicting flat grey.
-INIT = keras.initializers.VarianceScaling(2.0 / (1.0 + LRELU**2), mode="fan_in", distribution="truncated_normal")
+
+
+def _init() -> keras.initializers.Initializer:
+    """He initialisation for leaky ReLU: with Keras' default (Glorot) the signal fades to ~1e-5
+    after the nine blocks of a deep level, and every decoder starts out predicting flat grey.
+    One per layer, made after `keras.utils.set_random_seed`: an initializer draws its seed when
+    it is made, so a shared module-level one gave every layer of a shape the same weights and
+    every process different ones (runs were not repeatable)."""
+    return keras.initializers.VarianceScaling(2.0 / (1.0 + LRELU**2), mode="fan_in", distribution="truncated_normal")
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,7 @@ class PixelNorm(layers.Layer):
 
 
 def _conv(filters: int, kernel: int, name: str, padding: str = "same") -> layers.Conv2D:
-    return layers.Conv2D(filters, kernel, padding=padding, kernel_initializer=INIT, name=name)
+    return layers.Conv2D(filters, kernel, padding=padding, kernel_initializer=_init(), name=name)
 
 
 def _from_rgb(arch: Architecture, level: int) -> keras.Model:

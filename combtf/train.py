@@ -11,6 +11,8 @@ import contextlib
 import json
 import logging
 import math
+import re
+import shutil
 import signal
 import threading
 import time
@@ -198,9 +200,13 @@ class _Trainer:
         self.stats = LatentStats(self.model)
         checkpoint = make_checkpoint(self.model, self.state, self.average, self.stats, self.optimizer)
         self.manager = tf.train.CheckpointManager(checkpoint, str(run / CHECKPOINTS), max_to_keep=config.keep_checkpoints)
-        if resume:
+        for leftover in (run / CHECKPOINTS).glob("ckpt-*_temp"):  # a save cut short by a kill; we hold the lock
+            shutil.rmtree(leftover, ignore_errors=True)
+        if resume and (self.manager.checkpoints or any((run / CHECKPOINTS).glob("ckpt-*.index"))):
             path = restore_newest(self.manager, checkpoint)
             log.info("resumed from %s at step %d", path, self.state.value("step"))
+        elif resume:  # stopped before its first checkpoint: nothing to lose, start over
+            log.info("resumed at step 0: %s holds no checkpoint yet", run / CHECKPOINTS)
         self.saved_step = int(self.state.value("step"))
         self.phases = schedule.plan(config)
         self.augment = data.Augment(config.flip, config.affine, config.warp, config.color)
@@ -220,8 +226,23 @@ class _Trainer:
     def save(self) -> None:
         step = self._int("step")
         if step != self.saved_step or not self.manager.checkpoints:
-            self.manager.save(checkpoint_number=step)
+            try:
+                self.manager.save(checkpoint_number=step)
+            except (tf.errors.OpError, OSError) as exc:  # a full disk, a quota, a vanished mount
+                raise self._save_failed(step, exc) from exc
             self.saved_step = step
+
+    def _save_failed(self, step: int, exc: Exception) -> CombtfError:
+        """Remove what the failed save left (never a listed checkpoint) and say what is kept."""
+        folder = Path(self.manager.directory)
+        shutil.rmtree(folder / f"ckpt-{step}_temp", ignore_errors=True)
+        if not any(Path(p).name == f"ckpt-{step}" for p in self.manager.checkpoints):
+            for leftover in folder.glob(f"ckpt-{step}.*"):
+                leftover.unlink(missing_ok=True)
+        newest = self.manager.latest_checkpoint
+        kept = f"kept {Path(newest).name} (step {self.saved_step})" if newest else "no earlier checkpoint to keep"
+        return CombtfError(f"{folder}: cannot save the checkpoint of step {step} ({_os_reason(exc)}); {kept}; "
+                           "free space, then resume with --resume")
 
     def averaged(self) -> contextlib.AbstractContextManager:
         return self.average.applied() if self.average is not None else contextlib.nullcontext()
@@ -327,6 +348,14 @@ def _train(
     )
     _write_summary(result, trainer.steps_done, config)
     return result
+
+
+def _os_reason(exc: Exception) -> str:
+    """'No space left on device' out of an OSError or TensorFlow's long op message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    found = re.search(r";\s*([^;\[]+?)\s*(\[Op:|$)", str(exc))
+    return found.group(1) if found else str(exc).splitlines()[0][:200]
 
 
 def _recent_score(state: TrainState) -> float:

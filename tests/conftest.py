@@ -63,6 +63,30 @@ def tiny_config(data: Path, out: Path, **changes: object) -> TrainConfig:
     return config.validate()
 
 
+def train_command(data: Path, run: Path, *extra: str) -> list[str]:
+    """`combtf train` of a tiny float32 model as a subprocess command line."""
+    import sys
+
+    return [sys.executable, "-c", "from cli.main import main; main()", "train", "--data", str(data), "--out", str(run),
+            "--max-resolution", "8", "--width", "0.03125", "--latent-dim", "16", "--precision", "float32",
+            "--preview-every", "0", "--quiet", *extra]  # fmt: skip
+
+
+def start_training(command: list[str], run: Path) -> "subprocess.Popen[str]":
+    """Start a training subprocess and return once its first checkpoint is complete (listed)."""
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "checkpoints" / "checkpoint").is_file() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)  # waiting for an event (the first checkpoint), not for time to pass
+    if not (run / "checkpoints" / "checkpoint").is_file():
+        proc.kill()
+        pytest.fail(f"no checkpoint: {proc.communicate()[1][-2000:]}")
+    return proc
+
+
 def write_video(path: Path, frames: list[np.ndarray], rate: int = 30, audio: bool = False) -> None:
     """H.264 test clip written with PyAV, optionally with a sine AAC track."""
     import av

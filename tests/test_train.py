@@ -1,6 +1,5 @@
 import json
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ from combtf import schedule
 from combtf.errors import CombtfError
 from combtf.run import load_trained
 from combtf.train import train
-from tests.conftest import tiny_config
+from tests.conftest import start_training, tiny_config, train_command
 
 
 def weights(run: Path) -> list[np.ndarray]:
@@ -105,19 +104,12 @@ def test_sigterm_saves_and_a_second_trainer_is_refused(demo_set: Path, tmp_path:
     """A scheduler's SIGTERM ends training with a checkpoint; while one trainer runs, another on its folder is refused."""
     import signal
     import subprocess
-    import sys
 
     run = tmp_path / "run"
-    command = [sys.executable, "-c", "from cli.main import main; main()", "train", "--data", str(demo_set / "train"), "--out", str(run),
-               "--max-resolution", "8", "--width", "0.03125", "--latent-dim", "16", "--images-per-level", "400000",
-               "--precision", "float32", "--preview-every", "0", "--checkpoint-every", "5", "--quiet"]  # fmt: skip
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = train_command(demo_set / "train", run, "--images-per-level", "400000", "--checkpoint-every", "5")
+    first = start_training(command, run)
     try:
-        deadline = time.monotonic() + 120
-        while not list((run / "checkpoints").glob("ckpt-*.index")) and time.monotonic() < deadline and first.poll() is None:
-            time.sleep(0.2)  # waiting for an event (the first checkpoint), not for time to pass
-        assert list((run / "checkpoints").glob("ckpt-*.index")), first.stderr.read() if first.poll() is not None else "no checkpoint"
-        second = subprocess.run([*command[:-1], "--resume", "--quiet"], capture_output=True, text=True, timeout=120)
+        second = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=120)
         assert second.returncode == 2 and "another combtf train is using this run folder" in second.stderr, second.stderr
         first.send_signal(signal.SIGTERM)
         _, stderr = first.communicate(timeout=120)
@@ -126,6 +118,6 @@ def test_sigterm_saves_and_a_second_trainer_is_refused(demo_set: Path, tmp_path:
     assert first.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr, stderr
     saved = re.search(r"saved checkpoint at step (\d+)", (run / "train.log").read_text())
     assert saved and (run / "checkpoints" / f"ckpt-{saved.group(1)}.index").is_file()
-    resumed = subprocess.run([*command[:-1], "--resume", "--stop-after", "2", "--quiet"], capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run([*command, "--resume", "--stop-after", "2"], capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr  # the lock went with the killed process
     assert f"stopped at step {int(saved.group(1)) + 2}" in resumed.stdout

@@ -33,6 +33,7 @@ def setup_logging(debug: bool) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if debug else logging.INFO)
     logger.propagate = False
+    logging.getLogger("tensorflow").setLevel(logging.DEBUG if debug else logging.ERROR)  # restore chatter after a refused checkpoint
     logging.raiseExceptions = False  # a full disk must not turn every line for train.log into a traceback
 
 

@@ -103,11 +103,13 @@ def restore_newest(manager: tf.train.CheckpointManager, checkpoint: tf.train.Che
             if partial:
                 status.expect_partial()
             status.assert_existing_objects_matched()
-            return path
         except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError) as exc:  # corrupt files raise all of these
             first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
             problems.append(f"{path}: {first}")
-            log.warning("cannot restore %s (%s); trying an older checkpoint", path, first)
+            continue
+        for problem in problems:  # said only when an older one did load: when none does, the error says it once
+            log.warning("cannot restore %s; restored the older %s instead", problem, path)
+        return path
     raise CombtfError(f"{problems[0]} (no checkpoint in {manager.directory} matches this model)")
 
 

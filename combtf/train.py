@@ -105,7 +105,9 @@ def _prepare_run(config: TrainConfig, resume: bool) -> TrainConfig:
     if resume:
         if not saved.is_file():
             raise CombtfError(f"{run}: nothing to resume (no {CONFIG_NAME})")
-        return load_config(saved).validate()
+        resumed = load_config(saved).validate()
+        resumed.out = str(run)  # the folder named is the run, wherever it was made (a moved run once trained the old one)
+        return resumed
     if saved.exists() or (run / CHECKPOINTS).exists():
         raise CombtfError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
     return config

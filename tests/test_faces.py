@@ -15,6 +15,7 @@ from combtf.faces import align, dfl
 from combtf.faces.landmarks import BROWS, LEFT_EYE, RIGHT_EYE, mean_shape
 from combtf.faces.masks import face_mask
 from combtf.faces.track import Observation, link, smooth
+from tests.corpus import RunsCode, dfl_jpeg
 
 MIRROR = [*range(16, -1, -1), *range(26, 16, -1), *range(27, 31), *range(35, 30, -1), 45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,
           *range(54, 47, -1), 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65]  # fmt: skip
@@ -80,42 +81,23 @@ def test_link_and_smooth_a_noisy_track() -> None:
     assert np.mean(error_smooth) < 0.5 * np.mean(error_raw)
 
 
-def _dfl_jpeg(path: Path, meta: object, raw_pickle: bytes | None = None) -> None:
-    """A JPEG the way DeepFaceLab writes aligned faces: the pickle in an APP15 segment after SOI."""
-    buffer = io.BytesIO()
-    rng = np.random.default_rng(2)
-    Image.fromarray(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)).save(buffer, format="JPEG")
-    data = buffer.getvalue()
-    payload = raw_pickle if raw_pickle is not None else pickle.dumps(meta)
-    segment = b"\xff\xef" + (len(payload) + 2).to_bytes(2, "big") + payload
-    path.write_bytes(data[:2] + segment + data[2:])
-
-
 def _dfl_meta(**extra: object) -> dict:
     return {"face_type": "whole_face", "landmarks": align.template(128) * 0.9 + 8, "source_filename": "00001.png",
             "source_rect": (10, 20, 200, 220), **extra}  # fmt: skip
-
-
-class _RunsCode:
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):  # noqa: ANN204 - what a crafted file would carry
-        return (Path.write_text, (self.marker, "executed"))
 
 
 def test_import_dfl_reads_masks_and_rejects_code(tmp_path: Path) -> None:
     aligned = tmp_path / "aligned"
     aligned.mkdir()
     polygon = {"polys": [{"type": 1, "pts": [[30, 30], [100, 30], [100, 110], [30, 110]]}, {"type": 0, "pts": [[50, 50], [60, 50], [60, 60]]}]}
-    _dfl_jpeg(aligned / "00001_0.jpg", _dfl_meta(seg_ie_polys=polygon))
+    dfl_jpeg(aligned / "00001_0.jpg", _dfl_meta(seg_ie_polys=polygon))
     xseg = io.BytesIO()
     Image.fromarray(np.full((64, 64), 255, np.uint8)).save(xseg, format="PNG")
-    _dfl_jpeg(aligned / "00002_0.jpg", _dfl_meta(xseg_mask=np.frombuffer(xseg.getvalue(), np.uint8)))
-    _dfl_jpeg(aligned / "00003_0.jpg", _dfl_meta())
+    dfl_jpeg(aligned / "00002_0.jpg", _dfl_meta(xseg_mask=np.frombuffer(xseg.getvalue(), np.uint8)))
+    dfl_jpeg(aligned / "00003_0.jpg", _dfl_meta())
     marker = tmp_path / "pwned"
-    _dfl_jpeg(aligned / "00004_0.jpg", None, raw_pickle=pickle.dumps(_RunsCode(marker)))
-    _dfl_jpeg(aligned / "00005_0.jpg", _dfl_meta(landmarks=np.array([object()] * 3)))
+    dfl_jpeg(aligned / "00004_0.jpg", None, raw_pickle=pickle.dumps(RunsCode(marker)))
+    dfl_jpeg(aligned / "00005_0.jpg", _dfl_meta(landmarks=np.array([object()] * 3)))
     Image.new("RGB", (8, 8)).save(aligned / "plain.jpg")
 
     summary = dfl.import_dfl(aligned, "alice", tmp_path / "data", size=64)
@@ -136,7 +118,7 @@ def test_import_dfl_reads_masks_and_rejects_code(tmp_path: Path) -> None:
 @pytest.mark.parametrize("payload", [b"\x80\x04K\x01.", b"not a pickle", pickle.dumps({"a": np.array([1, "x"], dtype=object)})])
 def test_metadata_that_is_not_a_plain_dict_is_one_error(tmp_path: Path, payload: bytes) -> None:
     path = tmp_path / "x.jpg"
-    _dfl_jpeg(path, None, raw_pickle=payload)
+    dfl_jpeg(path, None, raw_pickle=payload)
     with pytest.raises(CombtfError, match=r"x\.jpg: DeepFaceLab metadata"):
         dfl.load_metadata(path)
 

@@ -15,14 +15,9 @@ from combtf.config import TrainConfig, load_config
 from combtf.errors import CombtfError
 from combtf.faces import dfl
 from combtf.images import read_image
+from tests.corpus import bomb_png, png_bytes
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-def _png() -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.arange(48, dtype=np.uint8).reshape(4, 4, 3)).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _read_or_named_error(reader: Callable[[Path], object], path: Path, data: bytes) -> object | None:
@@ -44,7 +39,7 @@ def _mutated(seed: bytes) -> st.SearchStrategy[bytes]:
 
 
 @FUZZ
-@given(data=_mutated(_png()))
+@given(data=_mutated(png_bytes()))
 def test_image_reader(tmp_path: Path, data: bytes) -> None:
     read = _read_or_named_error(read_image, tmp_path / "x.png", data)
     if read is None:
@@ -100,16 +95,7 @@ def test_names_never_leave_the_output_folder(tmp_path: Path, name: str) -> None:
 
 def test_bomb_and_odd_modes(tmp_path: Path) -> None:
     """A header claiming 30000 x 30000 px is refused before decoding; CMYK, 16-bit, palette, grey read as RGB."""
-    import struct
-    import zlib
-
-    png = bytearray(_png())
-    ihdr = bytearray(png[12:29])  # b"IHDR" + 13 bytes
-    ihdr[4:12] = struct.pack(">II", 30000, 30000)
-    png[12:29] = ihdr
-    png[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
-    bomb = tmp_path / "bomb.png"
-    bomb.write_bytes(bytes(png))
+    bomb = bomb_png(tmp_path / "bomb.png")
     try:
         read_image(bomb)
         raise AssertionError("a 900 Mpx claim was decoded")

@@ -1,6 +1,7 @@
 """Video frames through PyAV (`av` on PyPI), whose wheels ship their own FFmpeg libraries."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -9,6 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from combtf.errors import CombtfError
+
+log = logging.getLogger(__name__)
 
 VIDEO_EXTS = (".mp4", ".mov", ".avi", ".mkv")
 MAX_FRAME_PIXELS = 40_000_000  # above 8K: a stream claiming more is treated as hostile
@@ -45,6 +48,14 @@ def probe(path: Path) -> VideoInfo:
     return info
 
 
+def _warn_if_cut(path: Path, end: float, duration: int | None, rate: Fraction | None) -> None:
+    """A file cut short decodes without an error and just ends: say so, since the output will be shorter."""
+    declared = (duration or 0) / 1_000_000  # container.duration is in microseconds
+    period = 1.0 / float(rate) if rate else 0.0
+    if declared and end + 3 * period < declared:
+        log.warning("%s: the video ends at %.2f s of the %.2f s its header declares (file cut short?)", path, end + period, declared)
+
+
 def frames(path: Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
     """(index, RGB uint8 [H, W, 3]) for every `every`-th frame; decoder errors become CombtfError."""
     av = _av()
@@ -53,9 +64,12 @@ def frames(path: Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            end = 0.0
             for index, frame in enumerate(container.decode(stream)):
+                end = float(frame.time or 0.0)
                 if index % every == 0:
                     yield index, frame.to_ndarray(format="rgb24")
+            _warn_if_cut(path, end, container.duration, stream.average_rate)
     except av.FFmpegError as exc:
         raise CombtfError(f"{path}: video stopped decoding ({exc.__class__.__name__})") from exc
 

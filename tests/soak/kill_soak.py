@@ -28,10 +28,14 @@ import numpy as np
 
 from tests.conftest import train_command
 
-# 4 -> 8 px, about 300 steps: long enough for every kind of kill, short enough for CI.
-SETTINGS = ("--images-per-level", "600", "--batch-size", "4", "--checkpoint-every", "3", "--seed", "3")
 MOMENTS = ("time", "checkpoint", "level")
 RESUMED = re.compile(r"resumed from (\S+) at step (\d+)")
+
+
+def settings(kills: int) -> tuple[str, ...]:
+    """4 -> 8 px with about 15 steps a kill (300 at least): each run gets some way before it dies."""
+    images = max(600, 60 * kills)
+    return ("--images-per-level", str(images), "--batch-size", "4", "--checkpoint-every", "3", "--seed", "3")
 
 
 @dataclass
@@ -105,7 +109,7 @@ def soak(data: Path, work: Path, kills: int, seed: int = 0) -> SoakResult:
 
     result, rng, start = SoakResult(), random.Random(seed), time.monotonic()
     reference, run = work / "reference", work / "soak"
-    done = subprocess.run(train_command(data, reference, *SETTINGS), capture_output=True, text=True)
+    done = subprocess.run(train_command(data, reference, *settings(kills)), capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"uninterrupted run failed: {done.stderr[-500:]}")
     finished = False
@@ -114,7 +118,7 @@ def soak(data: Path, work: Path, kills: int, seed: int = 0) -> SoakResult:
         expected = newest_complete(run / "checkpoints") if started else None
         log = run / "train.log"
         before = log.read_text() if log.is_file() else ""
-        command = train_command(data, run, *SETTINGS, *(["--resume"] if started else []))
+        command = train_command(data, run, *settings(kills), *(["--resume"] if started else []))
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
         if index < kills:
             moment = rng.choice(MOMENTS)

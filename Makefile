@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEMO   := data/demo
 RUN    := runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: demo test install clean
+.PHONY: demo test install browser clean
 
 $(BIN)/combtf: setup.py setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +21,23 @@ demo: install
 	$(BIN)/combtf swap --model $(RUN) --source ada --target ben --input $(DEMO)/eval/ben --output swaps/demo/ada_from_ben
 	$(BIN)/combtf evaluate --model $(RUN) --data $(DEMO)/eval --json $(RUN)/evaluation.json
 	$(BIN)/combtf export --model $(RUN)
+	$(BIN)/combtf latent-plot --model $(RUN) --out $(RUN)/latent.png
+	$(BIN)/combtf coverage --model $(RUN) --out $(RUN)/coverage.html --json $(RUN)/coverage.json
 	@echo
 	@echo "Done. Previews: $(RUN)/previews/   Swaps: swaps/demo/   Scores: $(RUN)/evaluation.json"
+	@echo "Latent space:  $(RUN)/latent.png   Coverage: $(RUN)/coverage.html (and coverage.json)"
 	@echo "SavedModels:   exported_models/$(notdir $(RUN))/ (README, 'Serving')"
 	@echo "TensorBoard:   $(BIN)/tensorboard --logdir $(RUN)/logs"
 
+# The coverage page's browser test drives Debian's chromium (no browser download); where it
+# cannot be installed (not root, no apt) that test is skipped and says why.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1; } || \
+	  echo "chromium could not be installed: the browser test will be skipped"
+
 # pytest exits 5 when it collected no test; that is not a failure of the code.
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
 clean:

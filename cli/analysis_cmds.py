@@ -1,7 +1,8 @@
-"""`combtf latent-plot`: look inside a trained run's latent space."""
+"""`combtf latent-plot` and `combtf coverage`: look inside a trained run's latent space."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import click
 from tqdm import tqdm
@@ -9,22 +10,32 @@ from tqdm import tqdm
 from cli.common import split_names
 
 
+def _sampled_frames(command: Callable) -> Callable:
+    """The options both commands take to choose a run and the frames to encode."""
+    options = [
+        click.option("--model", default=None, help="Run folder (default: the newest under runs/)."),
+        click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
+                     help="One folder per identity (default: the run's training data)."),
+        click.option("--identities", default=None, help="Comma-separated identities (default: all in the data)."),
+        click.option("--max-samples", type=int, default=500, show_default=True, help="Frames per identity, evenly spaced."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command("latent-plot")
-@click.option("--model", default=None, help="Run folder (default: the newest under runs/).")
-@click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
-              help="One folder per identity (default: the run's training data).")
-@click.option("--identities", default=None, help="Comma-separated identities (default: all in the data).")
+@_sampled_frames
 @click.option("--level", type=int, default=None, help="Level to encode at (default: the run's last).")
 @click.option("--method", type=click.Choice(["tsne", "pca", "umap"]), default="tsne", show_default=True)
-@click.option("--max-samples", type=int, default=500, show_default=True, help="Frames per identity, evenly spaced.")
 @click.option("--centre", is_flag=True, help="Standardise each identity's codes first, as latent matching does for swaps.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("latent.png"), show_default=True)
-def latent_plot(model: str | None, data_dir: Path | None, identities: str | None, level: int | None, method: str,
-                max_samples: int, centre: bool, out: Path) -> None:
+def latent_plot(model: str | None, data_dir: Path | None, identities: str | None, max_samples: int, level: int | None,
+                method: str, centre: bool, out: Path) -> None:
     """Scatter plot of every identity's latent codes in 2-D, and an overlap score per pair."""
     import numpy as np
 
-    from combtf.latent_space import check_level, overlap, plot, reduce, sample_frames, split
+    from combtf.latent_space import centred, check_level, overlap, plot, reduce, sample_frames, split
     from combtf.levels import resolution
     from combtf.run import find_run, load_trained
 
@@ -33,9 +44,7 @@ def latent_plot(model: str | None, data_dir: Path | None, identities: str | None
     folder = data_dir or Path(trained.config.data or ".")
     with tqdm(unit="frame", desc="encoding", delay=0.5) as bar:
         frames = sample_frames(trained, folder, split_names(identities), level, max_samples, progress=bar.update)
-    codes = frames.codes
-    if centre:
-        codes = {name: (c - c.mean(0)) / np.maximum(c.std(0), 1e-4) for name, c in codes.items()}
+    codes = centred(frames.codes) if centre else frames.codes
     points = split(reduce(np.concatenate(list(codes.values())), method), frames)
     title = f"{trained.run.name}: level {frames.level} ({resolution(frames.level)} px), {method}{', centred' if centre else ''}"
     plot(points, title, out)
@@ -43,3 +52,38 @@ def latent_plot(model: str | None, data_dir: Path | None, identities: str | None
     click.echo("overlap: share of A's codes with a B code among their 10 nearest neighbours")
     for (a, b), score in overlap(codes).items():
         click.echo(f"  {a:>10} -> {b:<10} {score:.3f}")
+
+
+@click.command("coverage")
+@_sampled_frames
+@click.option("--method", type=click.Choice(["tsne", "pca", "umap"]), default="tsne", show_default=True, help="2-D map in the page.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("coverage.html"), show_default=True)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the result here.")
+def coverage(model: str | None, data_dir: Path | None, identities: str | None, max_samples: int, method: str,
+             out: Path, json_out: Path | None) -> None:  # fmt: skip
+    """For every pair (A, B): the frames of A that B's decoder cannot render, as one HTML page."""
+    import json
+
+    import numpy as np
+
+    from combtf import coverage as cov
+    from combtf.config import write_atomic
+    from combtf.coverage_report import write_report
+    from combtf.latent_space import centred, reduce, sample_frames
+    from combtf.run import find_run, load_trained
+
+    trained = load_trained(find_run(model))  # at its last level: the one swaps use
+    folder = data_dir or Path(trained.config.data or ".")
+    with tqdm(unit="frame", desc="encoding", delay=0.5) as bar:
+        frames = sample_frames(trained, folder, split_names(identities), trained.level, max_samples, progress=bar.update)
+    pairs = len(frames.identities) * (len(frames.identities) - 1)
+    with tqdm(total=pairs, unit="pair", desc="scoring", delay=0.5) as bar:
+        result = cov.measure(trained, frames, progress=bar.update)
+    codes = centred(frames.codes)
+    points = reduce(np.concatenate([codes[n] for n in frames.identities]), method)
+    write_report(result, points, cov.neighbours(frames), out)
+    if json_out:
+        write_atomic(json_out, (json.dumps(result.to_json(), indent=1) + "\n").encode())
+    click.echo(f"coverage report written to {out}" + (f", JSON to {json_out}" if json_out else ""))
+    for pair in result.pairs:
+        click.echo(f"  {pair.source:>10} -> {pair.target:<10} coverage {pair.coverage:.3f} ({len(pair.uncovered)} of {len(pair.scores)} frames uncovered)")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from cli.analysis_cmds import latent_plot
+from cli.analysis_cmds import coverage, latent_plot
 from cli.common import CombtfGroup, setup_logging
 from cli.data_cmds import demo_data
 from cli.faces_cmds import extract, import_dfl
@@ -21,5 +21,5 @@ def main(ctx: click.Context, debug: bool) -> None:
     setup_logging(debug)
 
 
-for command in (demo_data, extract, import_dfl, train, swap, evaluate, export, latent_plot):
+for command in (demo_data, extract, import_dfl, train, swap, evaluate, export, latent_plot, coverage):
     main.add_command(command)

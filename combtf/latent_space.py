@@ -25,11 +25,13 @@ METHODS = ("tsne", "pca", "umap")
 
 @dataclass
 class Frames:
-    """Per identity: the sampled files and their codes at one level."""
+    """Per identity: the sampled files, their crops and masks at the level's size, and their codes."""
 
     level: int
     paths: dict[str, list[Path]]
     codes: dict[str, np.ndarray]  # float32 [n, latent elements]
+    images: dict[str, np.ndarray]  # uint8 [n, s, s, 3]
+    masks: dict[str, np.ndarray]  # uint8 [n, s, s, 1]
 
     @property
     def identities(self) -> list[str]:
@@ -59,14 +61,20 @@ def sample_frames(
     for name in faces.identities:
         trained.check_identity(name, "identities")
     size = resolution(level)
-    frames = Frames(level, {}, {})
+    frames = Frames(level, {}, {}, {}, {})
     for name, paths in faces.images.items():
         step = max(1, math.ceil(len(paths) / max_samples))
         chosen = paths[::step][:max_samples]
-        images, _, _ = data.load_crops(chosen, size, faces.skipped)
+        images, frames.masks[name], _ = data.load_crops(chosen, size, faces.skipped)
+        frames.images[name] = images
         frames.paths[name] = [p for p in chosen if str(p) not in faces.skipped]
         frames.codes[name] = encode_images(trained.model, images, level, progress=progress).reshape(len(images), -1)
     return frames
+
+
+def centred(codes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each identity's codes standardised, as latent matching does before a swap."""
+    return {name: (c - c.mean(0)) / np.maximum(c.std(0), 1e-4) for name, c in codes.items()}
 
 
 def reduce(points: np.ndarray, method: str, seed: int = 0) -> np.ndarray:

@@ -25,6 +25,14 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return root / "set", root / "run"
 
 
+def last_line_error(output: str, *fragments: str) -> None:
+    """Training prints what it chose (precision) before it fails: the error is the last line."""
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "Traceback" not in output, output
+    for fragment in fragments:
+        assert fragment in last, output
+
+
 def skipped_each(output: str, files: list[Path]) -> None:
     for path in files:
         assert str(path) in output, f"{path} not named in:\n{output}"
@@ -126,7 +134,18 @@ def test_a_checkpoint_of_another_architecture_is_named_by_every_reader(model: tu
     assert not (tmp_path / "s").exists() and not (tmp_path / "e").exists()
     before = sorted((run_dir / "checkpoints").iterdir())
     resumed = run("train", "--out", other, "--resume")  # the moved copy, not the run it was copied from
-    assert resumed.exit_code == 2 and "Traceback" not in resumed.output, resumed.output
-    last = resumed.output.strip().splitlines()[-1]
-    assert last.startswith(f"error: {other / 'checkpoints'}") and "matches this model" in last, resumed.output
+    assert resumed.exit_code == 2
+    last_line_error(resumed.output, f"error: {other / 'checkpoints'}", "matches this model")
     assert sorted((run_dir / "checkpoints").iterdir()) == before
+
+
+def test_a_mask_of_the_wrong_size_is_one_line_naming_it(tmp_path: Path) -> None:
+    from PIL import Image
+
+    assert run("demo-data", tmp_path / "set", "--identities", "2", "--images", "3", "--eval-images", "1", "--size", "16").exit_code == 0
+    mask = tmp_path / "set" / "train" / "ada" / "masks" / "ada_0001.png"
+    Image.new("L", (9, 9), 255).save(mask)
+    result = run("train", "--data", tmp_path / "set" / "train", "--out", tmp_path / "run", *TINY)
+    assert result.exit_code == 2
+    last_line_error(result.output, f"error: {mask}: mask is 9x9, image is 16x16")
+    assert not list((tmp_path / "run").glob("checkpoints/ckpt-*"))

@@ -52,24 +52,6 @@ def mouth_opening(gray_crops: list[np.ndarray]) -> np.ndarray:
     return np.array(out)
 
 
-def mouth_structure(frames: np.ndarray, swaps: np.ndarray) -> np.ndarray:
-    """1 - normalised cross-correlation of the grey mouth region (template points 48-67, padded
-    by 4 % of the crop) of each frame and its swap: per-region mean and contrast are removed, so
-    lip colour and skin tone (identity) count little and an open mouth rendered closed counts much."""
-    from combtf.faces.align import template
-
-    size = frames.shape[1]
-    points = template(size)[48:68]
-    (x0, y0), (x1, y1) = np.floor(points.min(0) - 0.04 * size).astype(int), np.ceil(points.max(0) + 0.04 * size).astype(int)
-
-    def normalised(images: np.ndarray) -> np.ndarray:
-        region = images[:, y0:y1, x0:x1] @ np.array([0.299, 0.587, 0.114], np.float32)
-        region = region - region.mean((1, 2), keepdims=True)
-        return region / (np.sqrt((region**2).mean((1, 2), keepdims=True)) + 1e-6)
-
-    return 1.0 - (normalised(frames) * normalised(swaps)).mean((1, 2))
-
-
 def gray(images: np.ndarray) -> list[np.ndarray]:
     return [np.round(np.clip(img, 0, 1) @ [0.299, 0.587, 0.114] * 255).astype(np.uint8) for img in images]
 
@@ -78,6 +60,7 @@ def scores(trained: object, x: dict, m: dict, codes: dict, a: str, b: str) -> di
     """Per frame of `a`: the candidate measures against `b`'s decoder (higher: less covered)."""
     from sklearn.neighbors import NearestNeighbors
 
+    from combtf.coverage import structure_distance
     from combtf.losses import masked_l1
 
     def render(frames: np.ndarray, mask: np.ndarray, decoder: str, frames_of: str) -> np.ndarray:
@@ -91,7 +74,7 @@ def scores(trained: object, x: dict, m: dict, codes: dict, a: str, b: str) -> di
         "cycle_l1": np.asarray(masked_l1(back, x[a], m[a]), np.float64),
         "latent_nearest_centred": nearest,
         "mouth_landmarks": np.abs(mouth_opening(gray(x[a])) - mouth_opening(gray(swapped))),
-        "mouth_structure": mouth_structure(x[a], swapped),
+        "mouth_structure": structure_distance(x[a], swapped),
     }
 
 

@@ -127,18 +127,19 @@ def measure(trained: TrainedModel, frames: Frames, progress: Callable[[int], Non
     from sklearn.neighbors import NearestNeighbors
 
     names = frames.identities
+    ordered = [(a, b) for a in names for b in names if a != b]
+    scores = {}
+    for a, b in ordered:  # once each: a pair's scores are the reverse pair's reference
+        scores[a, b] = score(trained, frames, a, b)
+        if progress:
+            progress(1)
     codes = centred(frames.codes)
     index = {n: NearestNeighbors(n_neighbors=1).fit(codes[n]) for n in names}
-    pairs = []
-    for a in names:
-        for b in names:
-            if a == b:
-                continue
-            reference = score(trained, frames, b, a)
-            nearest = index[b].kneighbors(codes[a], return_distance=False)[:, 0]
-            pairs.append(PairCoverage(a, b, score(trained, frames, a, b), float(np.percentile(reference, QUANTILE)), nearest))
-            if progress:
-                progress(1)
+    pairs = [
+        PairCoverage(a, b, scores[a, b], float(np.percentile(scores[b, a], QUANTILE)),
+                     index[b].kneighbors(codes[a], return_distance=False)[:, 0])
+        for a, b in ordered
+    ]  # fmt: skip
     return Coverage(trained.run, trained.resolution, frames, pairs)
 
 

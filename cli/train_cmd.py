@@ -62,7 +62,12 @@ def _options(func):  # noqa: ANN001, ANN202 - click decorator plumbing
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its newest checkpoint.")
 @click.option("--stop-after", type=click.IntRange(1), default=None, help="Checkpoint and stop after N steps.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(config_path: Path | None, resume: bool, stop_after: int | None, quiet: bool, identities: str | None, **options) -> None:
+@click.option("--strategy", type=click.Choice(("auto", "default", "mirrored", "multiworker")), default="auto",
+              help="tf.distribute strategy: auto = multiworker when TF_CONFIG names several workers, "
+                   "mirrored when several GPUs are visible, else default. [auto]")
+def train(
+    config_path: Path | None, resume: bool, stop_after: int | None, quiet: bool, identities: str | None, strategy: str, **options
+) -> None:
     """Train a comb model progressively, level by level, on the identity folders in --data."""
     from combtf.config import TrainConfig, load_config
     from combtf.errors import CombtfError
@@ -80,7 +85,7 @@ def train(config_path: Path | None, resume: bool, stop_after: int | None, quiet:
     if not resume and not config.data:
         raise CombtfError("--data is required (a folder with one sub-folder of face crops per identity)")
     config.out = config.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
-    result = run_training(config.validate(), resume=resume, stop_after=stop_after, show_progress=not quiet)
+    result = run_training(config.validate(), resume=resume, stop_after=stop_after, show_progress=not quiet, strategy=strategy)
     state = "finished" if result.finished else "stopped"
     click.echo(
         f"{state} at step {result.steps}, {resolution(result.level)} px, masked SSIM {result.score:.4f}, "

@@ -239,3 +239,35 @@ def dataset(
 
     steps = tf.data.Dataset.range(first_step, last_step)
     return steps.map(make, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+def replica_dataset(
+    level: LevelData,
+    identities: list[str],
+    batch_size: int,
+    seed: int,
+    first_step: int,
+    last_step: int,
+    aug: Augment,
+    context: tf.distribute.InputContext,
+) -> tf.data.Dataset:
+    """For `strategy.distribute_datasets_from_function`: this pipeline's replicas' slices of each
+    step's global batch (`batch_size` per replica), one element per local replica in turn.
+
+    Drawing the global batch and slicing it, rather than drawing per replica, makes a run over
+    R replicas see exactly the batches of a one-device run with R times the batch size."""
+    replicas = context.num_replicas_in_sync
+    steps = dataset(level, identities, batch_size * replicas, seed, first_step, last_step, aug)
+    if replicas == 1:
+        return steps
+    local = replicas // context.num_input_pipelines
+    first = context.input_pipeline_id * local
+
+    def slices(*batch: tuple) -> tf.data.Dataset:  # (inputs, targets, masks)
+        def take(j: tf.Tensor) -> tuple:
+            start = (first + tf.cast(j, tf.int32)) * batch_size
+            return tf.nest.map_structure(lambda t: t[start : start + batch_size], batch)
+
+        return tf.data.Dataset.range(local).map(take)
+
+    return steps.flat_map(slices).prefetch(tf.data.AUTOTUNE)

@@ -24,10 +24,12 @@ class Phase:
         return "fade-in" if self.fade else "stabilise"
 
 
-def plan(config: TrainConfig) -> list[Phase]:
+def plan(config: TrainConfig, replicas: int = 1) -> list[Phase]:
+    """Phases in steps of the global batch (`batch_size` per replica), so the images a level sees
+    do not depend on how many replicas share the work."""
     first = level_of(config.start_resolution) if config.progressive else level_of(config.max_resolution)
     last = level_of(config.max_resolution)
-    half = max(1, math.ceil(config.images_per_level / 2 / config.batch_size))
+    half = max(1, math.ceil(config.images_per_level / 2 / (config.batch_size * replicas)))
     phases = [Phase(first, False, 2 * half)]  # nothing to fade in from at the first level
     for level in range(first + 1, last + 1):
         phases += [Phase(level, True, half), Phase(level, False, half)]

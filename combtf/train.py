@@ -8,6 +8,7 @@ the same code runs under any tf.distribute strategy.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -24,7 +25,7 @@ import keras
 import tensorflow as tf
 from tqdm import tqdm
 
-from combtf import data, precision, preview, schedule
+from combtf import data, distribute, precision, preview, schedule
 from combtf.averaging import WeightAverage
 from combtf.config import TrainConfig, load_config, save_config, write_atomic
 from combtf.errors import CombtfError
@@ -52,13 +53,39 @@ class TrainResult:
     precision: str
 
 
+class _Summed:
+    """Gradients reach this optimizer already summed over the replicas and clipped (`make_step`).
+
+    Keras 3 clips each replica's share of the gradient before it sums the shares, so with
+    clipping a run over R replicas would not be the run over one device with R times the batch."""
+
+    def _all_reduce_sum_gradients(self, grads_and_vars: list) -> list:
+        return list(grads_and_vars)
+
+
+class _Adam(_Summed, keras.optimizers.Adam):
+    pass
+
+
+class _SGD(_Summed, keras.optimizers.SGD):
+    pass
+
+
 def make_optimizer(config: TrainConfig, policy: str) -> keras.optimizers.Optimizer:
-    clip = {"global_clipnorm": config.clip_norm} if config.clip_norm else {}
-    if config.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(config.lr, momentum=0.9, **clip)
-    else:
-        optimizer = keras.optimizers.Adam(config.lr, **clip)
+    optimizer = _SGD(config.lr, momentum=0.9, name="sgd") if config.optimizer == "sgd" else _Adam(config.lr, name="adam")
     return keras.optimizers.LossScaleOptimizer(optimizer) if policy == "mixed_float16" else optimizer
+
+
+def summed_and_clipped(grads: list[tf.Tensor], optimizer: keras.optimizers.Optimizer, clip_norm: float) -> list[tf.Tensor]:
+    """The global batch's gradient (sum over replicas), its global norm clipped to `clip_norm`.
+    Loss-scaled gradients are clipped by their unscaled norm; a non-finite norm stays non-finite,
+    so a float16 loss-scale optimizer still skips that step."""
+    grads = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, grads)
+    if not clip_norm:
+        return grads
+    norm = tf.linalg.global_norm(grads) / optimizer.scale_loss(tf.constant(1.0))
+    factor = clip_norm / tf.maximum(norm, clip_norm)
+    return [g * factor for g in grads]
 
 
 def make_step(
@@ -83,7 +110,7 @@ def make_step(
                 scores.append(score)
             loss = tf.reduce_mean(tf.concat(losses, 0))
             scaled = optimizer.scale_loss(loss / strategy.num_replicas_in_sync)
-        grads = tape.gradient(scaled, variables)
+        grads = summed_and_clipped(tape.gradient(scaled, variables), optimizer, config.clip_norm)
         optimizer.apply_gradients(zip(grads, variables))
         if average is not None:
             average.update(variables)
@@ -98,17 +125,19 @@ def make_step(
     return step
 
 
-def _prepare_run(config: TrainConfig, resume: bool) -> TrainConfig:
-    """New run: refuse to overwrite one.  Resume: the saved config wins (it fixes the model)."""
+def _prepare_run(config: TrainConfig, resume: bool, chief: bool) -> TrainConfig:
+    """New run: refuse to overwrite one.  Resume: the saved config wins (it fixes the model).
+    Workers other than the chief only read the run folder (and only to resume)."""
     run = Path(config.out)
     saved = run / CONFIG_NAME
     if resume:
         if not saved.is_file():
-            raise CombtfError(f"{run}: nothing to resume (no {CONFIG_NAME})")
+            where = "" if chief else " (every worker reads the run folder to resume: share it or copy it there)"
+            raise CombtfError(f"{run}: nothing to resume (no {CONFIG_NAME}){where}")
         resumed = load_config(saved).validate()
         resumed.out = str(run)  # the folder named is the run, wherever it was made (a moved run once trained the old one)
         return resumed
-    if saved.exists() or (run / CHECKPOINTS).exists():
+    if chief and (saved.exists() or (run / CHECKPOINTS).exists()):
         raise CombtfError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
     return config
 
@@ -137,11 +166,16 @@ class _Progress:
         self.bar.close()
 
 
-def train(config: TrainConfig, resume: bool = False, stop_after: int | None = None, show_progress: bool = True) -> TrainResult:
-    """Train (or resume) the run in `config.out`.  `stop_after` ends this invocation after N steps."""
-    config = _prepare_run(config, resume)
-    with locked(Path(config.out)), _interrupt_on_sigterm():
-        return _train_locked(config, resume, stop_after, show_progress)
+def train(
+    config: TrainConfig, resume: bool = False, stop_after: int | None = None, show_progress: bool = True, strategy: str = "auto"
+) -> TrainResult:
+    """Train (or resume) the run in `config.out`.  `stop_after` ends this invocation after N steps.
+    `strategy` is not part of the config: a run may resume on other hardware."""
+    cluster = distribute.make(strategy)
+    config = _prepare_run(config, resume, cluster.is_chief)
+    lock = locked(Path(config.out)) if cluster.is_chief else contextlib.nullcontext()
+    with lock, _interrupt_on_sigterm():
+        return _train_locked(config, resume, stop_after, show_progress and cluster.is_chief, cluster)
 
 
 @contextlib.contextmanager
@@ -161,12 +195,16 @@ def _interrupt_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _train_locked(config: TrainConfig, resume: bool, stop_after: int | None, show_progress: bool) -> TrainResult:
+def _train_locked(
+    config: TrainConfig, resume: bool, stop_after: int | None, show_progress: bool, cluster: distribute.Cluster
+) -> TrainResult:
     run = Path(config.out)
     faces = data.scan(config.data, config.identities or None)
     if resume and faces.identities != config.identities:
         raise CombtfError(f"{config.data}: identities {faces.identities} differ from the run's {config.identities}")
     config.identities = faces.identities
+    if not cluster.is_chief:
+        return _train(config, run, faces, resume, stop_after, show_progress, cluster)
     run.mkdir(parents=True, exist_ok=True)
     file_log = logging.FileHandler(run / "train.log")
     file_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -175,7 +213,7 @@ def _train_locked(config: TrainConfig, resume: bool, stop_after: int | None, sho
     logger.setLevel(min(level or logging.INFO, logging.INFO))  # the run log always gets INFO
     logger.addHandler(file_log)
     try:
-        return _train(config, run, faces, resume, stop_after, show_progress)
+        return _train(config, run, faces, resume, stop_after, show_progress, cluster)
     finally:
         logger.removeHandler(file_log)
         logger.setLevel(level)
@@ -185,14 +223,20 @@ def _train_locked(config: TrainConfig, resume: bool, stop_after: int | None, sho
 class _Trainer:
     """One invocation of training: builds the model, restores state, runs phases until done or stopped."""
 
-    def __init__(self, config: TrainConfig, run: Path, faces: data.FaceSet, resume: bool) -> None:
-        self.config, self.run, self.faces = config, run, faces
+    def __init__(self, config: TrainConfig, run: Path, faces: data.FaceSet, resume: bool, cluster: distribute.Cluster) -> None:
+        self.config, self.run, self.faces, self.cluster = config, run, faces, cluster
+        self.chief = cluster.is_chief
         self.policy, reason = precision.apply(config.precision)
         log.info("precision %s: %s", self.policy, reason)
-        if not resume:
+        replicas = cluster.replicas
+        log.info("strategy %s (%s): %s, %d replica(s); batch %d per identity per replica, global batch %d per identity; "
+                 "learning rate %g applies to the global batch as given (not scaled with the replicas); each replica "
+                 "trains on its slice of every step's global batch", cluster.name, cluster.reason, cluster.who, replicas,
+                 config.batch_size, config.batch_size * replicas, config.lr)
+        if not resume and self.chief:
             save_config(config, run / CONFIG_NAME)
         keras.utils.set_random_seed(config.seed)  # initial weights; the data has its own stateless seeds
-        self.strategy = tf.distribute.get_strategy()
+        self.strategy = cluster.strategy
         with self.strategy.scope():
             self.model = CombModel(architecture(config))
             self.optimizer = make_optimizer(config, self.policy)
@@ -201,16 +245,22 @@ class _Trainer:
         self.state = TrainState()
         self.stats = LatentStats(self.model)
         checkpoint = make_checkpoint(self.model, self.state, self.average, self.stats, self.optimizer)
-        self.manager = tf.train.CheckpointManager(checkpoint, str(run / CHECKPOINTS), max_to_keep=config.keep_checkpoints)
-        for leftover in (run / CHECKPOINTS).glob("ckpt-*_temp"):  # a save cut short by a kill; we hold the lock
-            shutil.rmtree(leftover, ignore_errors=True)
-        if resume and (self.manager.checkpoints or any((run / CHECKPOINTS).glob("ckpt-*.index"))):
-            path = restore_newest(self.manager, checkpoint)
+        run_manager = tf.train.CheckpointManager(checkpoint, str(run / CHECKPOINTS), max_to_keep=config.keep_checkpoints)
+        # a non-chief takes part in every save, as TensorFlow requires, but into scratch it deletes
+        self.scratch = None if self.chief else cluster.scratch()
+        self.manager = run_manager if self.chief else tf.train.CheckpointManager(checkpoint, str(self.scratch), max_to_keep=1)
+        if self.chief:
+            for leftover in (run / CHECKPOINTS).glob("ckpt-*_temp"):  # a save cut short by a kill; we hold the lock
+                shutil.rmtree(leftover, ignore_errors=True)
+        if resume and (run_manager.checkpoints or any((run / CHECKPOINTS).glob("ckpt-*.index"))):
+            path = restore_newest(run_manager, checkpoint)
             log.info("resumed from %s at step %d", path, self.state.value("step"))
         elif resume:  # stopped before its first checkpoint: nothing to lose, start over
             log.info("resumed at step 0: %s holds no checkpoint yet", run / CHECKPOINTS)
         self.saved_step = int(self.state.value("step"))
-        self.phases = schedule.plan(config)
+        model_options = {k: v for k, v in config.to_dict().items() if k not in ("out", "data")}  # paths differ by machine
+        distribute.check_agreement(cluster, {"options": distribute.fingerprint(model_options), "step": self.saved_step})
+        self.phases = schedule.plan(config, replicas)
         self.augment = data.Augment(config.flip, config.affine, config.warp, config.color)
         self.level_data: data.LevelData | None = None
         self.warned: set[str] = set()
@@ -246,10 +296,19 @@ class _Trainer:
         return CombtfError(f"{folder}: cannot save the checkpoint of step {step} ({_os_reason(exc)}); {kept}; "
                            "free space, then resume with --resume")
 
+    def _peer_lost(self, step: int, exc: tf.errors.OpError) -> CombtfError:
+        newest = tf.train.latest_checkpoint(str(self.run / CHECKPOINTS))
+        kept = f"the newest checkpoint {newest} is kept" if newest else "no checkpoint was written yet"
+        reason = " ".join(line.strip() for line in exc.message.splitlines()[:2])[:300]
+        return CombtfError(f"{self.run}: {self.cluster.who} lost the other workers at step {step} ({reason}); {kept}: "
+                           "restart every worker with --resume")
+
     def averaged(self) -> contextlib.AbstractContextManager:
         return self.average.applied() if self.average is not None else contextlib.nullcontext()
 
     def preview(self, tag: str) -> None:
+        if not self.chief:
+            return
         samples = {i: self.level_data.images[i][:PREVIEW_SAMPLES] for i in self.config.identities}
         level, alpha = self._int("level"), float(self.state.value("alpha"))
         folder = self.run / "previews"
@@ -267,8 +326,9 @@ class _Trainer:
     def train(self, stop_after: int | None, show_progress: bool) -> None:
         current = self.phases[min(self._int("phase"), len(self.phases) - 1)]
         total = sum(p.steps for p in self.phases) + self._int("repeats") * current.steps
-        progress = _Progress(total, self._int("step"), self.config.batch_size * len(self.config.identities), show_progress)
-        writer = tf.summary.create_file_writer(str(self.run / "logs"))
+        images = self.config.batch_size * self.cluster.replicas * len(self.config.identities)
+        progress = _Progress(total, self._int("step"), images, show_progress)
+        writer = tf.summary.create_file_writer(str(self.run / "logs")) if self.chief else tf.summary.create_noop_writer()
         try:
             with writer.as_default():
                 while not self.finished:
@@ -289,6 +349,7 @@ class _Trainer:
         finally:
             progress.close()
             writer.close()
+            distribute.remove_scratch(self.scratch)
 
     def _run_phase(self, phase: schedule.Phase, progress: _Progress, stop_after: int | None) -> bool:
         """Run the rest of `phase`; False when `stop_after` ended this invocation inside it."""
@@ -301,14 +362,21 @@ class _Trainer:
             self.average.begin_level(phase.level)
         first, done = self._int("step"), self._int("phase_step")
         last = first + phase.steps - done
-        batches = data.dataset(self.level_data, self.config.identities, self.config.batch_size, self.config.seed, first, last, self.augment)
+        config = self.config
+        batches = self.strategy.distribute_datasets_from_function(functools.partial(
+            data.replica_dataset, self.level_data, config.identities, config.batch_size, config.seed, first, last, self.augment))
         level = tf.constant(phase.level, tf.int64)
-        for index, batch in enumerate(self.strategy.experimental_distribute_dataset(batches)):
+        for index, batch in enumerate(batches):
             phase_step = done + index  # Python mirrors of the state: reading a variable costs a sync
             alpha = schedule.alpha(phase, phase_step)
             alpha_t = tf.constant(alpha, tf.float32)
-            loss_t, score_t = self.step_fns[phase.level](batch, alpha_t)
-            loss, score = float(loss_t), float(score_t)
+            try:
+                loss_t, score_t = self.step_fns[phase.level](batch, alpha_t)
+                loss, score = float(loss_t), float(score_t)
+            except distribute.PEER_ERRORS as exc:
+                if self.cluster.workers == 1:
+                    raise
+                raise self._peer_lost(first + index, exc) from exc
             if not math.isfinite(loss):
                 raise CombtfError(f"{self.run}: loss became {loss} at step {first + index}; lower --lr or use --precision float32")
             self.state.advance(level, alpha_t, score_t)
@@ -331,10 +399,11 @@ class _Trainer:
 
 
 def _train(
-    config: TrainConfig, run: Path, faces: data.FaceSet, resume: bool, stop_after: int | None, show_progress: bool
+    config: TrainConfig, run: Path, faces: data.FaceSet, resume: bool, stop_after: int | None, show_progress: bool,
+    cluster: distribute.Cluster,
 ) -> TrainResult:
     started = time.perf_counter()
-    trainer = _Trainer(config, run, faces, resume)
+    trainer = _Trainer(config, run, faces, resume, cluster)
     trainer.train(stop_after, show_progress)
     state = trainer.state
     result = TrainResult(
@@ -348,7 +417,8 @@ def _train(
         skipped=dict(faces.skipped),
         precision=trainer.policy,
     )
-    _write_summary(result, trainer.steps_done, config)
+    if trainer.chief:
+        _write_summary(result, trainer.steps_done, config, cluster.replicas)
     return result
 
 
@@ -383,14 +453,15 @@ def _end_phase(state: TrainState, phase: schedule.Phase, phases: list[schedule.P
         state.score_count.assign(0)
 
 
-def _write_summary(result: TrainResult, steps_this_run: int, config: TrainConfig) -> None:
+def _write_summary(result: TrainResult, steps_this_run: int, config: TrainConfig, replicas: int) -> None:
     summary = {
         "run": str(result.run),
         "finished": result.finished,
         "steps": result.steps,
         "steps_this_invocation": steps_this_run,
         "seconds_this_invocation": round(result.seconds, 1),
-        "images_per_identity": result.steps * config.batch_size,
+        "images_per_identity": result.steps * config.batch_size * replicas,  # the replica count of this invocation
+        "replicas": replicas,
         "level": result.level,
         "resolution": resolution(result.level),
         "alpha": result.alpha,

@@ -49,9 +49,13 @@ class Cluster:
     def who(self) -> str:
         return f"{self.task} {self.index}" if self.workers > 1 else "this process"
 
-    def scratch(self) -> Path:
-        """Where a non-chief writes its share of a checkpoint (removed after every save)."""
-        return Path(tempfile.mkdtemp(prefix=f"combtf-{self.task}{self.index}-"))
+    def scratch(self, run: Path) -> Path:
+        """Where a non-chief writes its share of each checkpoint: one folder per (run, task), emptied
+        at the start (what a killed worker left) and removed at the end."""
+        folder = Path(tempfile.gettempdir()) / f"combtf-{self.task}{self.index}-{fingerprint(str(run.resolve()))}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(mode=0o700)
+        return folder
 
 
 def read_tf_config() -> dict | None:

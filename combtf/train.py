@@ -247,7 +247,7 @@ class _Trainer:
         checkpoint = make_checkpoint(self.model, self.state, self.average, self.stats, self.optimizer)
         run_manager = tf.train.CheckpointManager(checkpoint, str(run / CHECKPOINTS), max_to_keep=config.keep_checkpoints)
         # a non-chief takes part in every save, as TensorFlow requires, but into scratch it deletes
-        self.scratch = None if self.chief else cluster.scratch()
+        self.scratch = None if self.chief else cluster.scratch(run)
         self.manager = run_manager if self.chief else tf.train.CheckpointManager(checkpoint, str(self.scratch), max_to_keep=1)
         if self.chief:
             for leftover in (run / CHECKPOINTS).glob("ckpt-*_temp"):  # a save cut short by a kill; we hold the lock
@@ -266,6 +266,7 @@ class _Trainer:
         self.warned: set[str] = set()
         self.step_fns: dict[int, Callable] = {}
         self.steps_done = 0
+        self.at_step = self.saved_step
 
     # --- state ---------------------------------------------------------------------
     def _int(self, name: str) -> int:
@@ -296,11 +297,12 @@ class _Trainer:
         return CombtfError(f"{folder}: cannot save the checkpoint of step {step} ({_os_reason(exc)}); {kept}; "
                            "free space, then resume with --resume")
 
-    def _peer_lost(self, step: int, exc: tf.errors.OpError) -> CombtfError:
+    def _peer_lost(self, exc: tf.errors.OpError) -> CombtfError:
+        """One line for a lost peer; reads no variable (the broken collective context would fail again)."""
         newest = tf.train.latest_checkpoint(str(self.run / CHECKPOINTS))
         kept = f"the newest checkpoint {newest} is kept" if newest else "no checkpoint was written yet"
         reason = " ".join(line.strip() for line in exc.message.splitlines()[:2])[:300]
-        return CombtfError(f"{self.run}: {self.cluster.who} lost the other workers at step {step} ({reason}); {kept}: "
+        return CombtfError(f"{self.run}: {self.cluster.who} lost the other workers at step {self.at_step} ({reason}); {kept}: "
                            "restart every worker with --resume")
 
     def averaged(self) -> contextlib.AbstractContextManager:
@@ -346,6 +348,10 @@ class _Trainer:
             self.save()
             log.warning("interrupted: saved checkpoint at step %d", self._int("step"))
             raise
+        except distribute.PEER_ERRORS as exc:  # surfaces at the step or at any op after it (eager ops run async)
+            if self.cluster.workers == 1:
+                raise
+            raise self._peer_lost(exc) from exc
         finally:
             progress.close()
             writer.close()
@@ -370,13 +376,9 @@ class _Trainer:
             phase_step = done + index  # Python mirrors of the state: reading a variable costs a sync
             alpha = schedule.alpha(phase, phase_step)
             alpha_t = tf.constant(alpha, tf.float32)
-            try:
-                loss_t, score_t = self.step_fns[phase.level](batch, alpha_t)
-                loss, score = float(loss_t), float(score_t)
-            except distribute.PEER_ERRORS as exc:
-                if self.cluster.workers == 1:
-                    raise
-                raise self._peer_lost(first + index, exc) from exc
+            self.at_step = first + index
+            loss_t, score_t = self.step_fns[phase.level](batch, alpha_t)
+            loss, score = float(loss_t), float(score_t)
             if not math.isfinite(loss):
                 raise CombtfError(f"{self.run}: loss became {loss} at step {first + index}; lower --lr or use --precision float32")
             self.state.advance(level, alpha_t, score_t)

@@ -91,4 +91,7 @@ def train(
         f"{state} at step {result.steps}, {resolution(result.level)} px, masked SSIM {result.score:.4f}, "
         f"{result.seconds:.0f} s, precision {result.precision}; {len(result.skipped)} unreadable images skipped"
     )
-    click.echo(f"run folder: {result.run}  (previews in {result.run}/previews, summary in {result.run}/summary.json)")
+    if result.chief:
+        click.echo(f"run folder: {result.run}  (previews in {result.run}/previews, summary in {result.run}/summary.json)")
+    else:
+        click.echo("this worker wrote nothing into the run folder: the chief (worker 0) holds the checkpoints and previews")

@@ -51,6 +51,7 @@ class TrainResult:
     finished: bool
     skipped: dict[str, str]
     precision: str
+    chief: bool = True  # False: a worker of a cluster, which wrote nothing into the run folder
 
 
 class _Summed:
@@ -418,6 +419,7 @@ def _train(
         finished=trainer.finished,
         skipped=dict(faces.skipped),
         precision=trainer.policy,
+        chief=trainer.chief,
     )
     if trainer.chief:
         _write_summary(result, trainer.steps_done, config, cluster.replicas)

@@ -123,6 +123,12 @@ def test_a_lost_worker_stops_the_chief_in_one_line_and_the_pair_resumes(demo_set
     assert f"resumed from {newest} at step {kept}" in (run / "train.log").read_text()
     assert json.loads((run / "summary.json").read_text())["steps"] == kept + 4
     assert not list(scratch.glob("combtf-*"))
+    # and one process carries the run on alone (another replica count)
+    alone = subprocess.run(train_command(demo_set / "train", run, "--strategy", "default", "--resume", "--stop-after", "2"),
+                           capture_output=True, text=True)
+    assert alone.returncode == 0, alone.stderr[-2000:]
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["steps"], summary["replicas"]) == (kept + 6, 1)
 
 
 @pytest.mark.parametrize(

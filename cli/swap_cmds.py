@@ -73,31 +73,100 @@ def swap(source: str, target: str, input_spec: str | None, model: str | None, ou
 
 @click.command()
 @click.option("--model", default=None, help="Run folder or export folder (default: the newest run under runs/).")
-@click.option("--data", "eval_dir", required=True, type=click.Path(path_type=Path), help="Evaluation split, e.g. data/demo/eval.")
+@click.option("--data", "eval_dir", type=click.Path(path_type=Path), default=None,
+              help="Synthetic evaluation split with ground truth, e.g. data/demo/eval.")
+@click.option("--real", is_flag=True, help="Real faces, no ground truth: identity retrieval by face embedding and "
+              "expression/pose agreement by landmarks, target frame vs swap.")
+@click.option("--input", "input_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --real: the target's held-back crops, INPUT/<target>/ (or INPUT itself with --target). "
+                   "Default: the target's training crops.")
+@click.option("--references", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --real: identity folders whose crops define each identity's embedding (default: the run's data).")
+@click.option("--sheet", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --real: contact sheet of the worst frames (default: RUN/judged-worst.png).")
 @click.option("--source", default=None, help="Only this source identity.")
 @click.option("--target", default=None, help="Only this target identity.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the scores here.")
 @click.option("--latent-match/--no-latent-match", default=True, show_default=True,
               help="Move the target's code to the source's latent statistics before decoding.")
-def evaluate(model: str | None, eval_dir: Path, source: str | None, target: str | None, json_out: Path | None, latent_match: bool) -> None:
-    """Score swaps against ground truth: masked SSIM and masked PSNR per ordered pair."""
+def evaluate(
+    model: str | None, eval_dir: Path | None, real: bool, input_dir: Path | None, references: Path | None, sheet: Path | None,
+    source: str | None, target: str | None, json_out: Path | None, latent_match: bool,
+) -> None:
+    """Score swaps: against ground truth (synthetic --data), or with --real by identity and expression agreement."""
     from itertools import permutations
 
-    from combtf.config import write_atomic
-    from combtf.evaluate import evaluate as run_evaluation
+    from combtf.errors import CombtfError
 
     trained = _open(model)
     names = trained.config.identities
-    pairs = [(s, t) for s, t in permutations(names, 2) if source in (None, s) and target in (None, t)] if (source or target) else None
+    pairs = [(s, t) for s, t in permutations(names, 2) if source in (None, s) and target in (None, t)]
+    if real:
+        report = _judge_real(trained, pairs, input_dir, references, sheet, target, latent_match)
+    elif eval_dir is None:
+        raise CombtfError("--data is required (a synthetic evaluation split), or pass --real for real faces")
+    else:
+        report = _score_synthetic(trained, eval_dir, pairs if (source or target) else None, latent_match)
+    if json_out:
+        from combtf.config import write_atomic
+
+        write_atomic(json_out, (json.dumps(report, indent=2) + "\n").encode())
+        click.echo(f"scores written to {json_out}")
+
+
+def _judge_real(
+    trained: object, pairs: list[tuple[str, str]], input_dir: Path | None, references: Path | None, sheet: Path | None,
+    one_target: str | None, match: bool,
+) -> dict:
+    from combtf.errors import CombtfError
+    from combtf.images import list_images
+    from combtf.judge import contact_sheet, judge
+
+    references = references or Path(trained.config.data or "")
+    if not references.is_dir():
+        raise CombtfError(f"{references}: the run's data folder is gone; pass --references DIR (one folder per identity)")
+
+    def frames_of(target: str) -> list[Path]:
+        if input_dir is None:
+            click.echo(f"judging {target}'s training crops (pass --input with held-back crops for an honest score)", err=True)
+            return list_images(references / target)
+        folder = input_dir / target if (input_dir / target).is_dir() else input_dir if one_target else None
+        if folder is None:
+            raise CombtfError(f"{input_dir}: no folder '{target}' (give INPUT/<target>/, or INPUT with one --target)")
+        return list_images(folder)
+
+    with tqdm(total=len(pairs), unit="pair", desc="judging", delay=0.5) as bar:
+        report, judged = judge(trained, pairs, frames_of, references, match, progress=bar.update)
+    click.echo(f"{'source':>10} <- {'target':<10} {'frames':>6} {'ident':>6} {'d_src':>6} {'d_tgt':>6} "
+               f"{'mouth r':>8} {'eyes r':>7} {'yaw r':>6} {'pitch r':>8} {'roll r':>7} {'mouth mae':>9}")
+
+    def r(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    for row in report["pairs"]:
+        click.echo(f"{row['source']:>10} <- {row['target']:<10} {row['frames']:>6} {row['identity_retrieval']:6.2f} "
+                   f"{row['source_distance']:6.3f} {row['target_distance']:6.3f} {r(row['mouth']['r']):>8} {r(row['eyes']['r']):>7} "
+                   f"{r(row['yaw']['r']):>6} {r(row['pitch']['r']):>8} {r(row['roll']['r']):>7} {row['mouth']['mae']:9.4f}")
+    mean = report["overall"]
+    click.echo(f"overall: identity retrieval {mean['identity_retrieval']:.2f}, mouth r {r(mean['mouth_r'])}, "
+               f"eyes r {r(mean['eyes_r'])}, yaw r {r(mean['yaw_r'])}, pitch r {r(mean['pitch_r'])} "
+               "(d_src/d_tgt: embedding distance to the source's / target's centroid; dlib calls < 0.6 the same person)")
+    sheet = sheet or Path(trained.run) / "judged-worst.png"
+    shown = contact_sheet(judged, sheet, str(trained.run))
+    click.echo(f"the {shown} worst frames (target | swap): {sheet}")
+    return report
+
+
+def _score_synthetic(trained: object, eval_dir: Path, pairs: list[tuple[str, str]] | None, latent_match: bool) -> dict:
+    from combtf.evaluate import evaluate as run_evaluation
+
     report = run_evaluation(trained, eval_dir, pairs, latent_match)
     click.echo(f"{'source':>10} <- {'target':<10} {'frames':>6} {'mSSIM':>7} {'mPSNR':>7}")
     for row in report["pairs"] + report["reconstructions"]:
         click.echo(f"{row['source']:>10} <- {row['target']:<10} {row['frames']:>6} {row['masked_ssim']:7.4f} {row['masked_psnr']:7.2f}")
     mean = report["mean"]
     click.echo(f"swaps, mean: masked SSIM {mean['masked_ssim']:.4f}, masked PSNR {mean['masked_psnr']:.2f} dB (rows with source = target are reconstructions)")
-    if json_out:
-        write_atomic(json_out, (json.dumps(report, indent=2) + "\n").encode())
-        click.echo(f"scores written to {json_out}")
+    return report
 
 
 @click.command()

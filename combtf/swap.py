@@ -59,6 +59,18 @@ class SwapSummary:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
+def composite(
+    trained: Swapper, images: np.ndarray, masks: np.ndarray, source: str, target: str, match: bool = True, raw: bool = False
+) -> np.ndarray:
+    """uint8 crops [N, s, s, 3] and masks [N, s, s, 1] of the target -> the swapped face over each crop by its mask."""
+    x = images.astype(np.float32) / 255.0
+    y = np.asarray(trained.swap(x, source, target, match))
+    if not raw:
+        m = masks.astype(np.float32) / 255.0
+        y = y * m + x * (1.0 - m)
+    return (np.clip(y, 0, 1) * 255).round().astype(np.uint8)
+
+
 def swap_crops(
     trained: Swapper,
     source: str,
@@ -88,11 +100,7 @@ def swap_crops(
             images.append(rgb)
             masks.append(np.full((size, size), 255, np.uint8) if mask is None else mask)
         if chunk:
-            x = np.stack(images).astype(np.float32) / 255.0
-            m = np.stack(masks)[..., None].astype(np.float32) / 255.0
-            y = np.asarray(trained.swap(x, source, target, match))
-            out = y if raw else y * m + x * (1.0 - m)
-            for path, pixels in zip(chunk, (np.clip(out, 0, 1) * 255).round().astype(np.uint8)):
+            for path, pixels in zip(chunk, composite(trained, np.stack(images), np.stack(masks)[..., None], source, target, match, raw)):
                 dest = output / f"{path.stem}.png"
                 write_png(dest, pixels, note)
                 summary.written.append(dest)

@@ -124,6 +124,7 @@ def test_umap_without_its_package_says_how_to_get_it(trained_run: tuple[Path, Pa
 def test_unknown_identity_is_a_one_line_error(trained_run: tuple[Path, Path], tmp_path: Path) -> None:
     _, run_dir = trained_run
     one_line_error(run("swap", "--model", run_dir, "--source", "zed", "--target", "ben", "--output", tmp_path), "--source 'zed'", "ada, ben, cleo")
+    one_line_error(run("evaluate", "--model", run_dir), "--data is required", "--real")
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:

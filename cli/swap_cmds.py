@@ -122,8 +122,8 @@ def _judge_real(
     from combtf.images import list_images
     from combtf.judge import contact_sheet, judge
 
-    references = references or Path(trained.config.data or "")
-    if not references.is_dir():
+    references = references or (Path(trained.config.data) if trained.config.data else None)
+    if references is None or not references.is_dir():
         raise CombtfError(f"{references}: the run's data folder is gone; pass --references DIR (one folder per identity)")
 
     def frames_of(target: str) -> list[Path]:

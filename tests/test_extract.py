@@ -26,11 +26,13 @@ def _eyes(points: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def photos(shared_faces: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, list[dict]]]:
-    """Every sampled photo of the four people extracted once: person -> (photo count, sidecars)."""
+    """Every other sampled photo of the four people (45-126 each; all 622 took 3 minutes of the
+    suite), extracted once: person -> (photo count, sidecars)."""
     data = tmp_path_factory.mktemp("extract")
     found = {}
     for person in PEOPLE:
-        summary = extract([shared_faces / "photos" / person], person, data, ExtractOptions(size=SIZE), progress=False)
+        chosen = sorted((shared_faces / "photos" / person).iterdir())[::2]
+        summary = extract(chosen, person, data, ExtractOptions(size=SIZE), progress=False)
         found[person] = (summary.files, [json.loads(p.with_suffix(".json").read_text()) for p in summary.crops])
     return found
 
@@ -38,7 +40,7 @@ def photos(shared_faces: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
 @pytest.mark.parametrize("person", PEOPLE)
 def test_faces_found_in_95_percent_of_photos(photos: dict, person: str) -> None:
     count, sidecars = photos[person]
-    assert count > 50 and len(sidecars) >= 0.95 * count
+    assert count > 40 and len(sidecars) >= 0.95 * count
 
 
 @pytest.mark.parametrize("person", PEOPLE)

@@ -67,8 +67,7 @@ def main() -> None:
 
     from combtf.config import load_config
     from combtf.images import list_images
-    from combtf.judge import contact_sheet, judge
-    from combtf.judge import overall as judge_overall
+    from combtf.judge import contact_sheet, judge, overall as judge_overall
     from combtf.run import load_trained
     from combtf.train import train
 

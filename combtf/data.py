@@ -7,6 +7,7 @@ stateless random ops, so a resumed run sees exactly the batches an uninterrupted
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -242,22 +243,16 @@ def dataset(
 
 
 def replica_dataset(
-    level: LevelData,
-    identities: list[str],
-    batch_size: int,
-    seed: int,
-    first_step: int,
-    last_step: int,
-    aug: Augment,
-    context: tf.distribute.InputContext,
+    draw: Callable[[int], tf.data.Dataset], batch_size: int, context: tf.distribute.InputContext
 ) -> tf.data.Dataset:
     """For `strategy.distribute_datasets_from_function`: this pipeline's replicas' slices of each
     step's global batch (`batch_size` per replica), one element per local replica in turn.
+    `draw(global_batch)` is `dataset` with everything but the batch size given.
 
     Drawing the global batch and slicing it, rather than drawing per replica, makes a run over
     R replicas see exactly the batches of a one-device run with R times the batch size."""
     replicas = context.num_replicas_in_sync
-    steps = dataset(level, identities, batch_size * replicas, seed, first_step, last_step, aug)
+    steps = draw(batch_size * replicas)
     if replicas == 1:
         return steps
     local = replicas // context.num_input_pipelines

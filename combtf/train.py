@@ -370,8 +370,9 @@ class _Trainer:
         first, done = self._int("step"), self._int("phase_step")
         last = first + phase.steps - done
         config = self.config
-        batches = self.strategy.distribute_datasets_from_function(functools.partial(
-            data.replica_dataset, self.level_data, config.identities, config.batch_size, config.seed, first, last, self.augment))
+        draw = functools.partial(data.dataset, self.level_data, config.identities, seed=config.seed, first_step=first,
+                                 last_step=last, aug=self.augment)
+        batches = self.strategy.distribute_datasets_from_function(functools.partial(data.replica_dataset, draw, config.batch_size))
         level = tf.constant(phase.level, tf.int64)
         for index, batch in enumerate(batches):
             phase_step = done + index  # Python mirrors of the state: reading a variable costs a sync

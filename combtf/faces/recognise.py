@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from combtf.errors import CombtfError
 from combtf.faces.align import template
 from combtf.faces.expression import measure
 from combtf.faces.landmarks import LandmarkPredictor, predictor_box
@@ -31,14 +30,12 @@ class FaceReader:
     """Aligned crop in (uint8, any size), embedding + expression measures out."""
 
     def __init__(self) -> None:
-        try:
-            import dlib
-            import face_recognition_models
-        except ImportError as exc:
-            raise CombtfError("judging real faces needs dlib-bin and face-recognition-models (pip install combtf)") from exc
+        self._landmarks = LandmarkPredictor()  # says what to install when dlib or the model files are missing
+        import dlib
+        import face_recognition_models
+
         self._dlib = dlib
         self._recogniser = dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
-        self._landmarks = LandmarkPredictor()
         self._box = predictor_box(template(SIZE))  # where the aligned crop's face sits
 
     def __call__(self, rgb: np.ndarray) -> FaceReading:

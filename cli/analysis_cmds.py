@@ -2,12 +2,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import click
 from tqdm import tqdm
 
 from cli.common import split_names
+
+if TYPE_CHECKING:
+    from combtf.run import TrainedModel
+
+
+def _load(model: str | None, precision: str) -> "TrainedModel":
+    from combtf.precision import choose
+    from combtf.run import find_run, load_trained
+
+    return load_trained(find_run(model), choose(precision)[0])
 
 
 def _sampled_frames(command: Callable) -> Callable:
@@ -18,6 +28,8 @@ def _sampled_frames(command: Callable) -> Callable:
                      help="One folder per identity (default: the run's training data)."),
         click.option("--identities", default=None, help="Comma-separated identities (default: all in the data)."),
         click.option("--max-samples", type=int, default=500, show_default=True, help="Frames per identity, evenly spaced."),
+        click.option("--precision", type=click.Choice(["float32", "mixed_bfloat16", "auto"]), default="auto", show_default=True,
+                     help="Compute precision of the encoder and decoders; auto: bfloat16 where the hardware runs it fast."),
     ]  # fmt: skip
     for option in reversed(options):
         command = option(command)
@@ -30,16 +42,15 @@ def _sampled_frames(command: Callable) -> Callable:
 @click.option("--method", type=click.Choice(["tsne", "pca", "umap"]), default="tsne", show_default=True)
 @click.option("--centre", is_flag=True, help="Standardise each identity's codes first, as latent matching does for swaps.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("latent.png"), show_default=True)
-def latent_plot(model: str | None, data_dir: Path | None, identities: str | None, max_samples: int, level: int | None,
-                method: str, centre: bool, out: Path) -> None:
+def latent_plot(model: str | None, data_dir: Path | None, identities: str | None, max_samples: int, precision: str,
+                level: int | None, method: str, centre: bool, out: Path) -> None:
     """Scatter plot of every identity's latent codes in 2-D, and an overlap score per pair."""
     import numpy as np
 
     from combtf.latent_space import centred, check_level, overlap, plot, reduce, sample_frames, split
     from combtf.levels import resolution
-    from combtf.run import find_run, load_trained
 
-    trained = load_trained(find_run(model))
+    trained = _load(model, precision)
     level = check_level(trained, level)
     folder = data_dir or Path(trained.config.data or ".")
     with tqdm(unit="frame", desc="encoding", delay=0.5) as bar:
@@ -59,8 +70,8 @@ def latent_plot(model: str | None, data_dir: Path | None, identities: str | None
 @click.option("--method", type=click.Choice(["tsne", "pca", "umap"]), default="tsne", show_default=True, help="2-D map in the page.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("coverage.html"), show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the result here.")
-def coverage(model: str | None, data_dir: Path | None, identities: str | None, max_samples: int, method: str,
-             out: Path, json_out: Path | None) -> None:  # fmt: skip
+def coverage(model: str | None, data_dir: Path | None, identities: str | None, max_samples: int, precision: str,
+             method: str, out: Path, json_out: Path | None) -> None:  # fmt: skip
     """For every pair (A, B): the frames of A that B's decoder cannot render, as one HTML page."""
     import json
 
@@ -70,9 +81,8 @@ def coverage(model: str | None, data_dir: Path | None, identities: str | None, m
     from combtf.config import write_atomic
     from combtf.coverage_report import write_report
     from combtf.latent_space import centred, reduce, sample_frames
-    from combtf.run import find_run, load_trained
 
-    trained = load_trained(find_run(model))  # at its last level: the one swaps use
+    trained = _load(model, precision)  # at its last level: the one swaps use
     folder = data_dir or Path(trained.config.data or ".")
     with tqdm(unit="frame", desc="encoding", delay=0.5) as bar:
         frames = sample_frames(trained, folder, split_names(identities), trained.level, max_samples, progress=bar.update)

@@ -25,7 +25,7 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 def data_uri(image: np.ndarray) -> str:
     """uint8 RGB -> an inline PNG."""
     buffer = io.BytesIO()
-    Image.fromarray(image, "RGB").save(buffer, format="PNG", optimize=True)
+    Image.fromarray(image, "RGB").save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

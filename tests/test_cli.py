@@ -115,6 +115,17 @@ def test_latent_plot_writes_the_plot_and_overlap_scores(trained_run: tuple[Path,
     one_line_error(run("latent-plot", "--model", run_dir, "--level", "5", "--out", out), "--level 5", "0..1")
 
 
+def test_coverage_of_a_tiny_run_at_8_px(trained_run: tuple[Path, Path], tmp_path: Path) -> None:
+    """Any level and width: the 8 px, width-1/32 run (the 32 px case is in test_coverage)."""
+    data, run_dir = trained_run
+    result = run("coverage", "--model", run_dir, "--data", data / "eval", "--identities", "ada,ben", "--precision", "float32",
+                 "--method", "pca", "--out", tmp_path / "c.html", "--json", tmp_path / "c.json")
+    assert result.exit_code == 0, result.output
+    pairs = json.loads((tmp_path / "c.json").read_text())["pairs"]
+    assert [(p["from"], p["to"]) for p in pairs] == [("ada", "ben"), ("ben", "ada")]
+    assert all(0 <= p["coverage"] <= 1 and p["threshold"] > 0 for p in pairs) and (tmp_path / "c.html").stat().st_size > 1000
+
+
 def test_umap_without_its_package_says_how_to_get_it(trained_run: tuple[Path, Path], tmp_path: Path) -> None:
     if importlib.util.find_spec("umap") is not None:
         pytest.skip("umap-learn is installed here")

@@ -63,12 +63,13 @@ def scores(trained: object, x: dict, m: dict, codes: dict, a: str, b: str) -> di
     """Per frame of `a`: the candidate measures against `b`'s decoder (higher: less covered)."""
     from sklearn.neighbors import NearestNeighbors
 
-    from combtf.coverage import mouth_box, mouth_difference
+    from combtf.coverage import mouth_difference
+    from combtf.faces.align import MOUTH, feature_box
     from combtf.losses import masked_l1
 
     def mouth_structure(frames: np.ndarray, swaps: np.ndarray) -> np.ndarray:
         """1 - normalised cross-correlation of the grey mouth regions (contrast taken out too)."""
-        x0, y0, x1, y1 = mouth_box(frames.shape[1])
+        x0, y0, x1, y1 = feature_box(frames.shape[1], MOUTH)
         r = [im[:, y0:y1, x0:x1] @ LUMA for im in (frames, swaps)]
         r = [v - v.mean((1, 2), keepdims=True) for v in r]
         r = [v / (np.sqrt((v**2).mean((1, 2), keepdims=True)) + 1e-6) for v in r]

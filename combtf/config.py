@@ -48,6 +48,7 @@ class TrainConfig:
     optimizer: str = "adam"
     loss: str = "ssim"
     l1_weight: float = 0.0
+    eyes_mouth_weight: float = 0.0
     clip_norm: float = 1.0
     weight_average: float = 0.99
     precision: str = "auto"
@@ -82,6 +83,7 @@ class TrainConfig:
             (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
             (self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
             (self.l1_weight >= 0, "l1_weight must be >= 0"),
+            (self.eyes_mouth_weight >= 0, "eyes_mouth_weight must be >= 0"),
             (self.clip_norm >= 0, "clip_norm must be >= 0"),
             (0 <= self.weight_average < 1, "weight_average must be in [0, 1) (0: off)"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),

@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from combtf.faces.align import template
+from combtf.faces.align import MOUTH, feature_box
 from combtf.latent_space import Frames, centred
 from combtf.run import TrainedModel
 
@@ -89,17 +89,9 @@ class Coverage:
         }
 
 
-def mouth_box(size: int) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) of the template's mouth points, padded by 4 % of the crop."""
-    points = template(size)[48:68]
-    x0, y0 = np.floor(points.min(0) - 0.04 * size).astype(int)
-    x1, y1 = np.ceil(points.max(0) + 0.04 * size).astype(int)
-    return max(x0, 0), max(y0, 0), min(x1, size), min(y1, size)
-
-
 def mouth_difference(frames: np.ndarray, swaps: np.ndarray) -> np.ndarray:
     """[n]: 0 for the same mouth region, up to 1 (grey levels in [0, 1]); its mean is taken out."""
-    x0, y0, x1, y1 = mouth_box(frames.shape[1])
+    x0, y0, x1, y1 = feature_box(frames.shape[1], MOUTH)
 
     def region(images: np.ndarray) -> np.ndarray:
         grey = images[:, y0:y1, x0:x1] @ LUMA

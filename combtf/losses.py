@@ -7,7 +7,10 @@ SSIM of masked images, where the zeroed background counts as a perfect match.
 """
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
+
+from combtf.faces.align import EYES, MOUTH, feature_box
 
 WINDOW = 11
 SIGMA = 1.5
@@ -100,13 +103,36 @@ def masked_psnr(y_pred: tf.Tensor, y_true: tf.Tensor, mask: tf.Tensor) -> tf.Ten
     return 10.0 * tf.math.log(1.0 / tf.maximum(mse, 1e-10)) / tf.math.log(10.0)
 
 
+def eyes_and_mouth(size: int) -> tf.Tensor:
+    """[1, size, size, 1]: 1 in the template's eye and mouth boxes of an aligned crop, else 0.
+
+    Padded by 8 % of the crop, so a crop shifted or turned by the affine augmentation keeps its
+    features inside."""
+    region = np.zeros([1, size, size, 1], np.float32)
+    for points in (EYES, MOUTH):
+        x0, y0, x1, y1 = feature_box(size, points, pad=0.08)
+        region[0, y0:y1, x0:x1] = 1.0
+    return tf.constant(region)
+
+
 def reconstruction_loss(
-    y_pred: tf.Tensor, y_true: tf.Tensor, mask: tf.Tensor, kind: str = "ssim", l1_weight: float = 0.0
+    y_pred: tf.Tensor,
+    y_true: tf.Tensor,
+    mask: tf.Tensor,
+    kind: str = "ssim",
+    l1_weight: float = 0.0,
+    eyes_mouth_weight: float = 0.0,
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """(loss, masked SSIM) per sample.  MS-SSIM is used only where it fits (>= 128 px)."""
+    """(loss, masked SSIM) per sample.  MS-SSIM is used only where it fits (>= 128 px).
+
+    `eyes_mouth_weight` adds a masked L1 over the eye and mouth boxes alone: they are a small
+    share of the face, so the whole-face loss gives the expression little gradient (DeepFaceLab's
+    "eyes and mouth priority" does the same with landmark hulls)."""
     score = masked_ssim(y_pred, y_true, mask)
     similarity = masked_ms_ssim(y_pred, y_true, mask) if kind == "ms_ssim" and y_true.shape[1] >= 128 else score
     loss = 1.0 - similarity
     if l1_weight:
         loss = loss + l1_weight * masked_l1(y_pred, y_true, mask)
+    if eyes_mouth_weight:
+        loss = loss + eyes_mouth_weight * masked_l1(y_pred, y_true, tf.cast(mask, tf.float32) * eyes_and_mouth(y_true.shape[1]))
     return loss, score

@@ -106,7 +106,8 @@ def make_step(
             losses, scores = [], []
             for ident, z, target, mask in zip(identities, latents, targets, masks):
                 # the mask is applied inside the loss, after the forward pass, to output and target
-                loss, score = reconstruction_loss(model.decode(z, ident, level, alpha), target, mask, config.loss, config.l1_weight)
+                loss, score = reconstruction_loss(model.decode(z, ident, level, alpha), target, mask, config.loss,
+                                                  config.l1_weight, config.eyes_mouth_weight)
                 losses.append(loss)
                 scores.append(score)
             loss = tf.reduce_mean(tf.concat(losses, 0))

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from combtf.losses import masked_l1, masked_ms_ssim, masked_psnr, masked_ssim, ms_ssim_scales, reconstruction_loss
+from combtf.faces.align import template
+from combtf.losses import (eyes_and_mouth, masked_l1, masked_ms_ssim, masked_psnr, masked_ssim, ms_ssim_scales,
+                           reconstruction_loss)
 
 
 def face_mask(size: int, radius: float) -> tf.Tensor:
@@ -65,3 +67,23 @@ def test_ms_ssim_only_where_it_fits() -> None:
     loss, score = reconstruction_loss(x, y, mask, kind="ms_ssim")
     assert float(loss[0]) == pytest.approx(1 - float(masked_ms_ssim(x, y, mask)[0]), abs=1e-6)
     assert float(score[0]) == pytest.approx(float(masked_ssim(x, y, mask)[0]), abs=1e-6)
+
+
+def test_eyes_and_mouth_term_weighs_only_the_eye_and_mouth_boxes() -> None:
+    size = 64
+    region = eyes_and_mouth(size).numpy()[0, ..., 0]
+    points = np.round(template(size)[36:68]).astype(int)
+    assert region[points[:, 1], points[:, 0]].all()  # every eye and mouth point of the template
+    assert region[: size // 5].sum() == 0 and 0.1 < region.mean() < 0.4  # not the forehead, not the face
+    mask, target = tf.ones([1, size, size, 1]), smooth_image(size, 5)
+
+    def loss(pred: tf.Tensor, weight: float) -> float:
+        return float(reconstruction_loss(pred, target, mask, eyes_mouth_weight=weight)[0][0])
+
+    forehead = target.numpy()
+    forehead[0, 2:8, 20:44] = 0.0
+    mouth = target.numpy()
+    x, y = points[-20:].mean(0).astype(int)  # the mouth's centre
+    mouth[0, y - 3 : y + 3, x - 12 : x + 12] = 0.0
+    assert loss(tf.constant(forehead), 5.0) == pytest.approx(loss(tf.constant(forehead), 0.0), abs=1e-6)
+    assert loss(tf.constant(mouth), 5.0) > loss(tf.constant(mouth), 0.0) + 0.1

@@ -41,6 +41,17 @@ def template(size: int) -> np.ndarray:
     return ((mean_shape() - anchor) * TEMPLATE_SCALE + crop) * size
 
 
+EYES, MOUTH = slice(36, 48), slice(48, 68)  # template points of both eyes, of the mouth
+
+
+def feature_box(size: int, points: slice, pad: float = 0.04) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the box of some template points in a `size` crop, padded by `pad` of the crop."""
+    chosen = template(size)[points]
+    x0, y0 = np.floor(chosen.min(0) - pad * size).astype(int)
+    x1, y1 = np.ceil(chosen.max(0) + pad * size).astype(int)
+    return max(x0, 0), max(y0, 0), min(x1, size), min(y1, size)
+
+
 def crop_affine(landmarks: np.ndarray, size: int) -> np.ndarray:
     """2x3 matrix that takes source pixel coordinates to crop pixel coordinates."""
     return umeyama(landmarks[STABLE], template(size)[STABLE])

@@ -24,6 +24,7 @@ _OPTIONS = [
     ("--shared-decoder-levels", int, "Decoder levels shared by all identities (paper: 2, reference: 0). [2]"),
     ("--batch-size", int, "Images per identity per step. [8]"),
     ("--images-per-level", int, "Images per identity per level: half fade-in, half stabilise. [4000]"),
+    ("--final-images", int, "Images per identity the final level trains after its fade-in. [half of --images-per-level]"),
     ("--lr", float, "Learning rate. [0.001]"),
     ("--optimizer", click.Choice(_CHOICES["optimizer"]), "adam, or sgd with momentum 0.9. [adam]"),
     ("--loss", click.Choice(_CHOICES["loss"]), "Masked SSIM, or MS-SSIM at levels >= 128 px. [ssim]"),

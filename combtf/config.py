@@ -39,6 +39,7 @@ class TrainConfig:
     shared_decoder_levels: int = 2
     # schedule
     images_per_level: int = 4000
+    final_images: int | None = None  # the final level's stabilise phase (None: like the others)
     progressive: bool = True
     min_score: float | None = None
     max_repeats: int = 3
@@ -76,6 +77,7 @@ class TrainConfig:
             (self.latent_size in (1, 4), "latent_size must be 1 (1x1 code) or 4 (4x4 spatial code)"),
             (self.shared_decoder_levels >= 0, "shared_decoder_levels must be >= 0"),
             (self.images_per_level >= 2, "images_per_level must be >= 2"),
+            (self.final_images is None or self.final_images >= 1, "final_images must be >= 1"),
             (self.batch_size >= 1, "batch_size must be >= 1"),
             (self.lr > 0, "lr must be > 0"),
             (self.max_repeats >= 0, "max_repeats must be >= 0"),
@@ -100,17 +102,21 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+_OPTIONAL_NUMBERS = {"min_score": float, "final_images": int}  # default None: no type to read off
+
+
 def _coerce(name: str, value: Any, default: Any, source: str) -> Any:
     """Check one YAML value against the type of the field's default."""
     def bad(kind: str) -> CombtfError:
         return CombtfError(f"{source}: option '{name}' must be {kind}, got {type(value).__name__} {value!r}")
 
-    if name == "min_score":
+    if name in _OPTIONAL_NUMBERS:
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad("a number or null")
-        return float(value)
+        kind = _OPTIONAL_NUMBERS[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+            raise bad(f"{'a number' if kind is float else 'an integer'} or null")
+        return kind(value)
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise bad("true or false")

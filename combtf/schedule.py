@@ -1,8 +1,10 @@
 """Greedy, stage-by-stage growth: which level trains, for how long, with which alpha.
 
 Each level after the first has a fade-in phase (alpha 0 -> 1) and a stabilise phase
-(alpha = 1), each of `images_per_level / 2` images per identity.  An optional score gate
-repeats a level's stabilise phase until its mean masked SSIM reaches `min_score`.
+(alpha = 1), each of `images_per_level / 2` images per identity; `final_images`, when set, is
+the final level's stabilise phase alone (the low levels settle in minutes, the final one is where
+the faces' detail is learnt, so that is where a budget goes).  An optional score gate repeats a
+level's stabilise phase until its mean masked SSIM reaches `min_score`.
 """
 from __future__ import annotations
 
@@ -29,10 +31,15 @@ def plan(config: TrainConfig, replicas: int = 1) -> list[Phase]:
     do not depend on how many replicas share the work."""
     first = level_of(config.start_resolution) if config.progressive else level_of(config.max_resolution)
     last = level_of(config.max_resolution)
-    half = max(1, math.ceil(config.images_per_level / 2 / (config.batch_size * replicas)))
+    def steps(images: float) -> int:
+        return max(1, math.ceil(images / (config.batch_size * replicas)))
+
+    half = steps(config.images_per_level / 2)
     phases = [Phase(first, False, 2 * half)]  # nothing to fade in from at the first level
     for level in range(first + 1, last + 1):
         phases += [Phase(level, True, half), Phase(level, False, half)]
+    if config.final_images is not None:
+        phases[-1] = Phase(last, False, steps(config.final_images))
     return phases
 
 

@@ -39,6 +39,8 @@ def test_yaml_round_trip(tmp_path: Path) -> None:
         ("width: wide\n", "option 'width' must be a number"),
         ("batch_size: 2.5\n", "option 'batch_size' must be an integer"),
         ("warp: 1\n", "option 'warp' must be true or false"),
+        ("final_images: 1.5\n", "option 'final_images' must be an integer or null"),
+        ("min_score: yes\n", "option 'min_score' must be a number or null"),
         ("- a\n- b\n", "must be a mapping"),
         ("width: [\n", "not valid YAML"),
     ],

@@ -13,6 +13,13 @@ def test_no_progressive_trains_the_final_level_alone() -> None:
     assert [(p.level, p.fade) for p in phases] == [(3, False)]
 
 
+def test_final_images_sets_the_last_stabilise_phase_alone() -> None:
+    phases = schedule.plan(TrainConfig(start_resolution=4, max_resolution=16, images_per_level=160, final_images=800, batch_size=8))
+    assert [p.steps for p in phases] == [20, 10, 10, 10, 100]
+    alone = schedule.plan(TrainConfig(max_resolution=16, progressive=False, final_images=80, batch_size=8), replicas=2)
+    assert [(p.level, p.fade, p.steps) for p in alone] == [(2, False, 5)]
+
+
 def test_alpha_ramps_to_one_during_fade_only() -> None:
     fade, stable = schedule.Phase(2, True, 4), schedule.Phase(2, False, 4)
     assert [schedule.alpha(fade, s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]

@@ -48,7 +48,7 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def _agreement(frames: list[dict[str, float]], swaps: list[dict[str, float]]) -> dict[str, dict]:
+def agreement(frames: list[dict[str, float]], swaps: list[dict[str, float]]) -> dict[str, dict]:
     """Pearson r and mean absolute error per measure; 'eyes' pools both eyes."""
     out = {}
     for name in (*MEASURES, "eyes"):
@@ -109,7 +109,7 @@ def judge(
         swap_readings = [reader(img) for img in swapped]
         distances = np.linalg.norm(np.stack([r.embedding for r in swap_readings])[:, None] - matrix[None], axis=-1)
         nearest = [names[i] for i in distances.argmin(1)]
-        agreement = _agreement([r.measures for r in readings], [r.measures for r in swap_readings])
+        agreed = agreement([r.measures for r in readings], [r.measures for r in swap_readings])
         rows.append({
             "source": source,
             "target": target,
@@ -117,7 +117,7 @@ def judge(
             "identity_retrieval": float(np.mean([n == source for n in nearest])),
             "source_distance": float(distances[:, names.index(source)].mean()),
             "target_distance": float(distances[:, names.index(target)].mean()),
-            **agreement,
+            **agreed,
         })
         for stem, t_img, s_img, t, s, near in zip(stems, images, swapped, readings, swap_readings, nearest):
             judged.append(Judged(source, target, stem, t_img, s_img, near, abs(t.measures["mouth"] - s.measures["mouth"])))

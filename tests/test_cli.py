@@ -33,9 +33,10 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("cli")
     result = run("demo-data", root / "set", "--identities", "3", "--images", "12", "--eval-images", "4", "--size", "16")
     assert result.exit_code == 0, result.output
-    result = run("train", "--data", root / "set" / "train", "--out", root / "run", *TINY)
+    result = run("train", "--data", root / "set" / "train", "--out", root / "run", *TINY, "--final-images", "64")
     assert result.exit_code == 0, result.output
-    assert "finished at step" in result.output
+    # 4 px: 32 images / batch 4 = 8 steps; 8 px: fade-in 4 steps, then 64 final images = 16 steps
+    assert "finished at step 28" in result.output
     return root / "set", root / "run"
 
 

@@ -60,3 +60,9 @@ def test_yaml_tags_never_construct_objects(tmp_path: Path) -> None:
     with pytest.raises(CombtfError, match="not valid YAML"):
         load_config(path)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_load(path: Path) -> None:
+    config = load_config(path).validate()
+    assert config.identities == [] and config.out is None  # a shipped config names no user's folders

@@ -7,7 +7,8 @@ crop of each person (never trained on), trains the configuration, then judges ev
 pair's swaps of the held-back frames (`combtf.judge`: identity retrieval by dlib face
 embedding, expression agreement by 68 landmarks).  Prints one JSON line per pair, one with each
 identity's own reconstruction and one with the landmarks read at the model's resolution against
-the extraction's (the two ceilings of expression agreement), then one with the overall figures, the targets (retrieval >= 0.9, mouth r >= 0.6, eyes r >= 0.5) and the training time.
+the extraction's (the two ceilings of expression agreement), then one with the overall figures,
+the targets (retrieval >= 0.9, mouth r >= 0.6, eyes r >= 0.5) and the training time.
 `make demo-real` runs it.
 """
 from __future__ import annotations

@@ -31,6 +31,7 @@ def plan(config: TrainConfig, replicas: int = 1) -> list[Phase]:
     do not depend on how many replicas share the work."""
     first = level_of(config.start_resolution) if config.progressive else level_of(config.max_resolution)
     last = level_of(config.max_resolution)
+
     def steps(images: float) -> int:
         return max(1, math.ceil(images / (config.batch_size * replicas)))
 

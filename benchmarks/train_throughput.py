@@ -2,12 +2,15 @@
 
     .venv/bin/python benchmarks/train_throughput.py --levels 3,4,5 --batch-size 8 --identities 2 --width 1.0
 
-Each configuration runs in its own process (so `peak_rss_mb` is that configuration's), on
-synthetic faces rendered at the level's size and fed through the real tf.data pipeline with
-every augmentation on ("real"), and again on one constant batch ("constant"): the gap between
-the two is the input pipeline's cost.  `fraction_of_peak` divides the achieved FLOP rate by
-this machine's rate on the model's heaviest 3x3 convolutions in the same precision, probed in a
-burst after every timed step (`ConvPeak`): the median of the step-by-step ratios, with their range.
+Each level runs in its own process, on synthetic faces rendered at the level's size, fed through
+the real tf.data pipeline with every augmentation on ("real") and as one constant batch
+("constant"): the gap between the two is the input pipeline's cost.  Within a level every
+(precision, data) pair is timed step by step in turn, in one process: this host's speed drifts
+by 2x within minutes, so pairs timed one after the other would compare moments.  `peak_rss_mb`
+is that process's (`rss_covers` says what it held: run one precision and `--data real` for one
+configuration's own).  `fraction_of_peak` divides the achieved FLOP rate by this machine's rate
+on the model's heaviest 3x3 convolutions in the same precision, probed in a burst after every
+timed step (`ConvPeak`): the median of the step-by-step ratios, with their range.
 """
 from __future__ import annotations
 
@@ -65,14 +68,6 @@ class ConvPeak:
         return best
 
 
-def conv_peak_gflops(policy: str, bursts: int = 5) -> float:
-    """Median of `bursts` ConvPeak bursts: the standalone form (prefer interleaving with the work measured)."""
-    import numpy as np
-
-    probe = ConvPeak(policy)
-    return float(np.median([probe.burst() for _ in range(bursts)]))
-
-
 def forward_gflop_per_image(model: object, level: int) -> float:
     """Convolutions of the encoder and one decoder at `level`, per image (the fade-in path adds ~nothing)."""
     import keras
@@ -89,64 +84,91 @@ def forward_gflop_per_image(model: object, level: int) -> float:
     return flop / 1e9
 
 
-def measure(level: int, policy: str, source: str, args: argparse.Namespace) -> dict:
+class Rig:
+    """One precision's model, optimizer, step and conv probe, fed real and constant batches."""
+
+    def __init__(self, level: int, policy: str, args: argparse.Namespace, level_data: object, names: list[str]) -> None:
+        import tensorflow as tf
+
+        from combtf import data, precision
+        from combtf.config import TrainConfig
+        from combtf.levels import resolution
+        from combtf.model import CombModel
+        from combtf.run import architecture, make_average
+        from combtf.train import make_optimizer, make_step
+
+        precision.apply(policy)  # layers take the global policy when they are built
+        config = TrainConfig(max_resolution=max(resolution(level), 8), width=args.width, batch_size=args.batch_size,
+                             l1_weight=1.0, identities=list(names), precision=policy)
+        self.policy, self.model = policy, CombModel(architecture(config))
+        optimizer = make_optimizer(config, policy)
+        optimizer.build(self.model.trainable_variables)
+        self.step = make_step(self.model, optimizer, make_average(self.model, config), level, config, tf.distribute.get_strategy())
+        batches = data.dataset(level_data, names, args.batch_size, 0, 0, args.warmup + args.steps, data.Augment())
+        self.real = iter(batches)
+        self.constant = next(iter(batches))
+        self.probe = ConvPeak(policy)
+        self.times: dict[str, list[float]] = {"real": [], "constant": []}
+        self.ratios: dict[str, list[float]] = {"real": [], "constant": []}
+        self.bursts: dict[str, list[float]] = {"real": [], "constant": []}
+
+    def run(self, source: str, alpha: object, timed: bool, gflop: float) -> None:
+        from combtf import precision
+
+        precision.apply(self.policy)  # the first call traces the step under this rig's policy
+        batch = next(self.real) if source == "real" else self.constant
+        start = time.perf_counter()
+        loss, _ = self.step(batch, alpha)
+        float(loss)
+        if timed:
+            seconds = time.perf_counter() - start
+            peak = self.probe.burst()  # the peak of the same moment
+            self.times[source].append(seconds)
+            self.bursts[source].append(peak)
+            self.ratios[source].append(gflop / seconds / peak)
+
+
+def measure(level: int, policies: list[str], sources: list[str], args: argparse.Namespace) -> list[dict]:
+    """Every (precision, data) pair of one level, interleaved step by step in one process.
+
+    This host's speed drifts by 2x within minutes, so configurations timed one after the other
+    compare moments, not configurations; interleaved, each sees the same moments."""
     import numpy as np
     import tensorflow as tf
 
-    from combtf import data, precision
-    from combtf.config import TrainConfig
+    from combtf import data
     from combtf.levels import resolution
-    from combtf.run import architecture, make_average
     from combtf.synthetic import write_demo_data
-    from combtf.train import make_optimizer, make_step
 
-    precision.apply(policy)
     res = resolution(level)
-    config = TrainConfig(max_resolution=max(res, 8), width=args.width, batch_size=args.batch_size, l1_weight=1.0,
-                         identities=[f"id{i}" for i in range(args.identities)], precision=policy)
-    from combtf.model import CombModel
-
-    model = CombModel(architecture(config))
-    optimizer = make_optimizer(config, policy)
-    optimizer.build(model.trainable_variables)
-    average = make_average(model, config)
-    step = make_step(model, optimizer, average, level, config, tf.distribute.get_strategy())
     with tempfile.TemporaryDirectory() as tmp:
         write_demo_data(Path(tmp) / "set", identities=args.identities, images=64, eval_images=1, size=max(res, 8))
         faces = data.scan(Path(tmp) / "set" / "train")
         level_data = data.load_level(faces, res)
-    names = faces.identities
-    total = args.warmup + args.steps
-    batches = data.dataset(level_data, names, args.batch_size, 0, 0, total, data.Augment())
-    if source == "constant":
-        fixed = next(iter(batches))
-        batches = [fixed] * total
+    rigs = [Rig(level, policy, args, level_data, faces.identities) for policy in policies]
     alpha = tf.constant(0.5 if level > 0 else 1.0)  # fade-in: the costlier of the two phases
-    probe = ConvPeak(policy)
     images = args.batch_size * args.identities
-    train_gflop = 3 * forward_gflop_per_image(model, level)
-    times, ratios = [], []
-    for i, batch in enumerate(batches):
-        start = time.perf_counter()
-        loss, _ = step(batch, alpha)
-        float(loss)
-        if i >= args.warmup:
-            times.append(time.perf_counter() - start)
-            ratios.append(images * train_gflop / times[-1] / probe.burst())  # the peak of the same moment
-    step_s = float(np.median(times))
-    img_per_s = images / step_s
-    achieved = img_per_s * train_gflop
-    peak = float(np.median(probe.bursts))
-    return {
-        "level": level, "res": res, "batch": args.batch_size, "identities": args.identities, "width": args.width,
-        "precision": policy, "data": source, "img_per_s": round(img_per_s, 2), "step_ms_median": round(step_s * 1000, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "train_gflop_per_img": round(train_gflop, 2), "achieved_gflops": round(achieved, 1),
-        "peak_gflops": round(peak, 1), "peak_gflops_range": [round(min(probe.bursts), 1), round(max(probe.bursts), 1)],
-        "fraction_of_peak": round(float(np.median(ratios)), 3),
-        "fraction_of_peak_range": [round(min(ratios), 3), round(max(ratios), 3)],
-        "steps_timed": len(times), "cpus": os.cpu_count(), "tensorflow": tf.__version__,
-    }
+    gflop = images * 3 * forward_gflop_per_image(rigs[0].model, level)
+    order = [(rig, source) for rig in rigs for source in sources]
+    for i in range(args.warmup + args.steps):
+        for rig, source in order if i % 2 else order[::-1]:  # alternate, so no configuration always goes first
+            rig.run(source, alpha, i >= args.warmup, gflop)
+    rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    rows = []
+    for rig, source in order:
+        step_s = float(np.median(rig.times[source]))
+        bursts, ratios = rig.bursts[source], rig.ratios[source]
+        rows.append({
+            "level": level, "res": res, "batch": args.batch_size, "identities": args.identities, "width": args.width,
+            "precision": rig.policy, "data": source, "img_per_s": round(images / step_s, 2),
+            "step_ms_median": round(step_s * 1000, 1), "peak_rss_mb": rss, "rss_covers": [f"{r.policy}/{s}" for r, s in order],
+            "train_gflop_per_img": round(gflop / images, 2), "achieved_gflops": round(gflop / step_s, 1),
+            "peak_gflops": round(float(np.median(bursts)), 1), "peak_gflops_range": [round(min(bursts), 1), round(max(bursts), 1)],
+            "fraction_of_peak": round(float(np.median(ratios)), 3),
+            "fraction_of_peak_range": [round(min(ratios), 3), round(max(ratios), 3)],
+            "steps_timed": len(rig.times[source]), "cpus": os.cpu_count(), "tensorflow": tf.__version__,
+        })
+    return rows
 
 
 def main() -> None:
@@ -159,23 +181,21 @@ def main() -> None:
     parser.add_argument("--data", default="real,constant", help="real (tf.data pipeline with augmentation) and/or constant")
     parser.add_argument("--steps", type=int, default=8, help="timed steps")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps (tracing, allocator warm-up)")
-    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # level:precision:data, run in this process
+    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # a level, run in this process
     args = parser.parse_args()
-    if args.one:
-        level, policy, source = args.one.split(":")
-        print(json.dumps(measure(int(level), policy, source, args)), flush=True)
+    policies, sources = args.precision.split(","), args.data.split(",")
+    if args.one is not None:
+        for row in measure(int(args.one), policies, sources, args):
+            print(json.dumps(row), flush=True)
         return
     for level in (int(v) for v in args.levels.split(",")):
-        for policy in args.precision.split(","):
-            for source in args.data.split(","):
-                command = [sys.executable, __file__, "--one", f"{level}:{policy}:{source}", *sys.argv[1:]]
-                done = subprocess.run(command, capture_output=True, text=True)
-                lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-                if done.returncode or not lines:
-                    print(json.dumps({"level": level, "precision": policy, "data": source, "error": done.stderr.strip().splitlines()[-1:]}), flush=True)
-                else:
-                    print(lines[-1], flush=True)
-
+        command = [sys.executable, __file__, "--one", str(level), *sys.argv[1:]]
+        done = subprocess.run(command, capture_output=True, text=True)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        for line in lines:
+            print(line, flush=True)
+        if done.returncode or not lines:
+            print(json.dumps({"level": level, "precision": policies, "data": sources, "error": done.stderr.strip().splitlines()[-1:]}), flush=True)
 
 if __name__ == "__main__":
     main()

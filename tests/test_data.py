@@ -102,3 +102,16 @@ def test_warp_changes_the_input_only() -> None:
     inputs, target, _ = data.augment(images, masks, seed, warp_only)
     np.testing.assert_allclose(target, tf.cast(images, tf.float32) / 255, atol=1e-5)
     assert float(tf.reduce_mean(tf.abs(inputs - target))) > 0.01
+
+
+def test_warp_amount_sets_how_far_the_input_moves() -> None:
+    images = tf.cast(tf.random.stateless_uniform([4, 32, 32, 3], [3, 3], 0, 255, tf.int32), tf.uint8)
+    masks = tf.fill([4, 32, 32, 1], tf.constant(255, tf.uint8))
+    seed = tf.constant([6, 7], tf.int64)
+
+    def moved(amount: float) -> float:
+        aug = data.Augment(flip=False, affine=False, warp=True, color=False, warp_amount=amount)
+        inputs, target, _ = data.augment(images, masks, seed, aug)
+        return float(tf.reduce_mean(tf.abs(inputs - target)))
+
+    assert 0.0 < moved(0.08) < 0.8 * moved(0.24)

@@ -21,6 +21,12 @@ def test_bad_resolution_names_the_option(res: int) -> None:
         TrainConfig(max_resolution=res).validate()
 
 
+@pytest.mark.parametrize("amount", [0.0, 0.5, -0.1])
+def test_warp_amount_keeps_grid_points_apart(amount: float) -> None:
+    with pytest.raises(CombtfError, match="warp_amount must be in"):
+        TrainConfig(warp_amount=amount).validate()
+
+
 def test_width_never_below_four_channels() -> None:
     assert scaled(512, 0.125) == 64
     assert scaled(16, 0.01) == 4

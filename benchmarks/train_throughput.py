@@ -112,7 +112,7 @@ class Rig:
         self.ratios: dict[str, list[float]] = {"real": [], "constant": []}
         self.bursts: dict[str, list[float]] = {"real": [], "constant": []}
 
-    def run(self, source: str, alpha: object, timed: bool, gflop: float) -> None:
+    def run(self, source: str, alpha: tf.Tensor, timed: bool, gflop: float) -> None:
         from combtf import precision
 
         precision.apply(self.policy)  # the first call traces the step under this rig's policy
@@ -196,6 +196,7 @@ def main() -> None:
             print(line, flush=True)
         if done.returncode or not lines:
             print(json.dumps({"level": level, "precision": policies, "data": sources, "error": done.stderr.strip().splitlines()[-1:]}), flush=True)
+
 
 if __name__ == "__main__":
     main()

@@ -9,7 +9,8 @@ embedding, expression agreement by 68 landmarks).  Prints one JSON line per pair
 identity's own reconstruction of its held-back crops, one with the same on training crops (low
 there too: the model underfits) and one with the landmarks read at the model's resolution against
 the extraction's (the ceilings of expression agreement), then one with the overall figures,
-the targets (retrieval >= 0.9, mouth r >= 0.6, eyes r >= 0.5) and the training time.
+the targets (retrieval >= 0.9, mouth r >= 0.6, eyes r >= 0.5) and the training time; its
+`moving_mouth_r` is the mouth r of the pairs whose target's mouth moves by a pixel or more.
 `make demo-real` runs it.
 """
 from __future__ import annotations
@@ -128,7 +129,8 @@ def main() -> None:
     expressive = judge_overall([r for r in report["pairs"] if {r["source"], r["target"]} == {"person_a", "person_d"}])
     print(json.dumps({"overall": overall, "a_and_d": expressive, "targets": TARGETS, "met": met, "run": str(run),
                       "config": str(args.config), "train_seconds": seconds, "held_back_every": HOLD_EVERY}), flush=True)
-    print(f"results: {run}/judged-worst.png (worst frames), the JSON lines above; met: {met}", flush=True)
+    print(f"results: {run}/judged-worst.png (worst frames), the JSON lines above; met: {met}; mouth r where the target's "
+          f"mouth moves: {overall['moving_mouth_r']} ({overall['moving_mouth_pairs']} pairs)", flush=True)
 
 
 if __name__ == "__main__":

@@ -138,7 +138,7 @@ def _judge_real(
     with tqdm(total=len(pairs), unit="pair", desc="judging", delay=0.5) as bar:
         report, judged = judge(trained, pairs, frames_of, references, match, progress=bar.update)
     click.echo(f"{'source':>10} <- {'target':<10} {'frames':>6} {'ident':>6} {'d_src':>6} {'d_tgt':>6} "
-               f"{'mouth r':>8} {'eyes r':>7} {'yaw r':>6} {'pitch r':>8} {'roll r':>7} {'mouth mae':>9}")
+               f"{'mouth r':>8} {'eyes r':>7} {'yaw r':>6} {'pitch r':>8} {'roll r':>7} {'mouth mae':>9} {'mouth px':>8}")
 
     def r(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f}"
@@ -146,11 +146,14 @@ def _judge_real(
     for row in report["pairs"]:
         click.echo(f"{row['source']:>10} <- {row['target']:<10} {row['frames']:>6} {row['identity_retrieval']:6.2f} "
                    f"{row['source_distance']:6.3f} {row['target_distance']:6.3f} {r(row['mouth']['r']):>8} {r(row['eyes']['r']):>7} "
-                   f"{r(row['yaw']['r']):>6} {r(row['pitch']['r']):>8} {r(row['roll']['r']):>7} {row['mouth']['mae']:9.4f}")
+                   f"{r(row['yaw']['r']):>6} {r(row['pitch']['r']):>8} {r(row['roll']['r']):>7} {row['mouth']['mae']:9.4f} "
+                   f"{row['mouth_span_px']:8.1f}")
     mean = report["overall"]
     click.echo(f"overall: identity retrieval {mean['identity_retrieval']:.2f}, mouth r {r(mean['mouth_r'])}, "
-               f"eyes r {r(mean['eyes_r'])}, yaw r {r(mean['yaw_r'])}, pitch r {r(mean['pitch_r'])} "
-               "(d_src/d_tgt: embedding distance to the source's / target's centroid; dlib calls < 0.6 the same person)")
+               f"eyes r {r(mean['eyes_r'])}, yaw r {r(mean['yaw_r'])}, pitch r {r(mean['pitch_r'])}; mouth r where the "
+               f"target's mouth moves {r(mean['moving_mouth_r'])} ({mean['moving_mouth_pairs']} pairs) "
+               "(d_src/d_tgt: embedding distance to the source's / target's centroid; dlib calls < 0.6 the same person; "
+               "mouth px: how far the target's mouth opens, 10th to 90th percentile, in pixels of the model's crop)")
     sheet = sheet or Path(trained.run) / "judged-worst.png"
     shown = contact_sheet(judged, sheet, str(trained.run))
     click.echo(f"the {shown} worst frames (target | swap): {sheet}")

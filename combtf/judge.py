@@ -27,6 +27,10 @@ from combtf.swap import Swapper, composite
 
 log = logging.getLogger(__name__)
 SHEET_TILE = 128
+# A target whose inner-lip gap spans less than a pixel of the model's crop (10th to 90th
+# percentile) shows no mouth movement a swap could follow: its mouth r is landmark noise on
+# closed lips, so `moving_mouth_r` leaves it out (and says how many pairs it kept).
+MOVING_MOUTH_PX = 1.0
 
 
 @dataclass
@@ -57,6 +61,12 @@ def agreement(frames: list[dict[str, float]], swaps: list[dict[str, float]]) -> 
         b = np.array([s[k] for s in swaps for k in keys])
         out[name] = {"r": _pearson(a, b), "mae": float(np.mean(np.abs(a - b)))}
     return out
+
+
+def mouth_span_px(frames: list[dict[str, float]], size: int) -> float:
+    """How far the target's mouth opens and closes, in pixels of the model's crop."""
+    low, high = np.percentile([f["mouth"] for f in frames], [10, 90])
+    return float((high - low) * size)
 
 
 def _evenly(paths: list[Path], count: int) -> list[Path]:
@@ -117,6 +127,7 @@ def judge(
             "identity_retrieval": float(np.mean([n == source for n in nearest])),
             "source_distance": float(distances[:, names.index(source)].mean()),
             "target_distance": float(distances[:, names.index(target)].mean()),
+            "mouth_span_px": mouth_span_px([r.measures for r in readings], size),
             **agreed,
         })
         for stem, t_img, s_img, t, s, near in zip(stems, images, swapped, readings, swap_readings, nearest):
@@ -128,7 +139,8 @@ def judge(
 
 
 def overall(rows: list[dict]) -> dict:
-    """Means over pairs (a pair whose r is undefined does not count towards that r)."""
+    """Means over pairs (a pair whose r is undefined does not count towards that r); `moving_mouth_r`
+    only over pairs whose target's mouth moves by a pixel or more."""
     out: dict[str, float | None] = {}
     for key in ("identity_retrieval", "source_distance", "target_distance"):
         out[key] = float(np.mean([row[key] for row in rows]))
@@ -136,6 +148,9 @@ def overall(rows: list[dict]) -> dict:
         rs = [row[name]["r"] for row in rows if row[name]["r"] is not None]
         out[f"{name}_r"] = float(np.mean(rs)) if rs else None
         out[f"{name}_mae"] = float(np.mean([row[name]["mae"] for row in rows]))
+    moving = [row["mouth"]["r"] for row in rows if row["mouth_span_px"] >= MOVING_MOUTH_PX and row["mouth"]["r"] is not None]
+    out["moving_mouth_r"] = float(np.mean(moving)) if moving else None
+    out["moving_mouth_pairs"] = len(moving)
     return out
 
 

@@ -19,7 +19,7 @@ from cli.main import main
 from combtf.errors import CombtfError
 from combtf.faces.extract import ExtractOptions, extract
 from combtf.images import list_images, read_image
-from combtf.judge import judge
+from combtf.judge import MOVING_MOUTH_PX, judge, overall
 from combtf.train import train
 from tests.conftest import tiny_config
 
@@ -77,6 +77,18 @@ def test_a_copy_of_the_target_keeps_every_expression_but_is_the_wrong_person(cro
     assert row["target_distance"] < row["source_distance"]
     assert row["mouth"]["r"] > 0.999 and row["mouth"]["mae"] < 1e-9
     assert row["eyes"]["r"] > 0.999 and row["yaw"]["mae"] < 1e-9
+    assert row["mouth_span_px"] > 2 * MOVING_MOUTH_PX  # person_a opens her mouth by pixels of the 64 px crop
+
+
+def test_moving_mouth_r_leaves_out_targets_whose_mouth_does_not_move() -> None:
+    def row(r: float, span: float) -> dict:
+        measures = {name: {"r": r, "mae": 0.0} for name in ("mouth", "eye_right", "eye_left", "yaw", "pitch", "roll", "eyes")}
+        return {"identity_retrieval": 1.0, "source_distance": 0.3, "target_distance": 0.7, "mouth_span_px": span, **measures}
+
+    mean = overall([row(0.9, 4.0), row(0.1, 0.4), row(0.7, 2.0)])
+    assert mean["mouth_r"] == pytest.approx(1.7 / 3)
+    assert mean["moving_mouth_r"] == pytest.approx(0.8) and mean["moving_mouth_pairs"] == 2
+    assert overall([row(0.1, 0.4)])["moving_mouth_r"] is None
 
 
 def test_replaying_the_source_is_the_right_person_with_the_wrong_expressions(crops: Path) -> None:
@@ -104,6 +116,7 @@ def test_evaluate_real_cli_writes_table_json_and_a_marked_contact_sheet(crops: P
     report = json.loads(out.read_text())
     assert [(r["source"], r["target"], r["frames"]) for r in report["pairs"]] == [("person_a", "person_d", 4), ("person_d", "person_a", 4)]
     assert 0.0 <= report["overall"]["identity_retrieval"] <= 1.0
+    assert all(r["mouth_span_px"] >= 0 for r in report["pairs"]) and "target's mouth moves" in result.output
     with Image.open(sheet) as image:
         assert image.info.get("Synthetic") == "true" and image.size[0] == 256
 

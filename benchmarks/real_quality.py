@@ -129,8 +129,9 @@ def main() -> None:
     expressive = judge_overall([r for r in report["pairs"] if {r["source"], r["target"]} == {"person_a", "person_d"}])
     print(json.dumps({"overall": overall, "a_and_d": expressive, "targets": TARGETS, "met": met, "run": str(run),
                       "config": str(args.config), "train_seconds": seconds, "held_back_every": HOLD_EVERY}), flush=True)
+    moving = overall["moving_mouth_r"]
     print(f"results: {run}/judged-worst.png (worst frames), the JSON lines above; met: {met}; mouth r where the target's "
-          f"mouth moves: {overall['moving_mouth_r']} ({overall['moving_mouth_pairs']} pairs)", flush=True)
+          f"mouth moves: {'-' if moving is None else f'{moving:.2f}'} ({overall['moving_mouth_pairs']} pairs)", flush=True)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ class TrainConfig:
     # augmentation
     flip: bool = True
     affine: bool = True
+    affine_amount: float = 1.0  # of the default jitter: +-10 degrees, +-5 % scale, +-5 % shift
     warp: bool = True
     warp_amount: float = 0.24  # of a grid cell: DeepFaceLab's; faceswap's is about 0.08
     color: bool = True
@@ -88,6 +89,7 @@ class TrainConfig:
             (self.l1_weight >= 0, "l1_weight must be >= 0"),
             (self.eyes_mouth_weight >= 0, "eyes_mouth_weight must be >= 0"),
             (self.clip_norm >= 0, "clip_norm must be >= 0"),
+            (0 < self.affine_amount <= 4, "affine_amount must be in (0, 4] (4: +-40 degrees, +-20 % scale and shift)"),
             (0 < self.warp_amount < 0.5, "warp_amount must be in (0, 0.5) of a grid cell (grid points must not cross)"),
             (0 <= self.weight_average < 1, "weight_average must be in [0, 1) (0: off)"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),

@@ -136,6 +136,7 @@ class Augment:
     rotate_deg: float = 10.0
     scale: float = 0.05
     shift: float = 0.05
+    affine_amount: float = 1.0  # scales the three above: on aligned crops it trades eyes for mouth (README)
     warp_cells: int = 4
     warp_amount: float = 0.24  # of a cell, as DeepFaceLab
 
@@ -164,9 +165,10 @@ def _affine_coords(seed: tf.Tensor, batch: int, size: int, aug: Augment) -> tf.T
     c = (size - 1) / 2.0
     grid = tf.cast(tf.stack(tf.meshgrid(tf.range(size), tf.range(size), indexing="ij"), -1), tf.float32) - c
     grid = tf.tile(grid[None], [batch, 1, 1, 1])
-    angle = r[:, 0] * np.deg2rad(aug.rotate_deg) if aug.affine else tf.zeros([batch])
-    scale = 1.0 + r[:, 1] * aug.scale if aug.affine else tf.ones([batch])
-    shift = r[:, 2:4] * aug.shift * size if aug.affine else tf.zeros([batch, 2])
+    amount = aug.affine_amount if aug.affine else 0.0
+    angle = r[:, 0] * np.deg2rad(aug.rotate_deg) * amount
+    scale = 1.0 + r[:, 1] * aug.scale * amount
+    shift = r[:, 2:4] * aug.shift * size * amount
     flip = tf.where(r[:, 4] < 0.0, -1.0, 1.0) if aug.flip else tf.ones([batch])
     cos, sin = tf.cos(angle)[:, None, None], tf.sin(angle)[:, None, None]
     y, x = grid[..., 0], grid[..., 1] * flip[:, None, None]

@@ -263,7 +263,8 @@ class _Trainer:
         model_options = {k: v for k, v in config.to_dict().items() if k not in ("out", "data")}  # paths differ by machine
         distribute.check_agreement(cluster, {"options": distribute.fingerprint(model_options), "step": self.saved_step})
         self.phases = schedule.plan(config, replicas)
-        self.augment = data.Augment(config.flip, config.affine, config.warp, config.color, warp_amount=config.warp_amount)
+        self.augment = data.Augment(config.flip, config.affine, config.warp, config.color,
+                                   affine_amount=config.affine_amount, warp_amount=config.warp_amount)
         self.level_data: data.LevelData | None = None
         self.warned: set[str] = set()
         self.step_fns: dict[int, Callable] = {}

@@ -104,6 +104,26 @@ def test_warp_changes_the_input_only() -> None:
     assert float(tf.reduce_mean(tf.abs(inputs - target))) > 0.01
 
 
+def test_affine_amount_sets_how_far_target_and_mask_move() -> None:
+    # smooth ramps, so that how much a pixel changes grows with how far the jitter moves it
+    ramp = np.arange(32, dtype=np.uint8) * 8
+    y, x = np.meshgrid(ramp, ramp, indexing="ij")
+    images = tf.constant(np.repeat(np.stack([y, x, 255 - x], -1)[None], 4, 0))
+    masks = tf.constant(np.repeat(y[None, ..., None], 4, 0))
+    seed = tf.constant([2, 9], tf.int64)
+
+    def moved(amount: float) -> tuple[float, float]:
+        aug = data.Augment(flip=False, affine=True, warp=False, color=False, affine_amount=amount)
+        inputs, target, mask = data.augment(images, masks, seed, aug)
+        np.testing.assert_allclose(inputs, target)  # no warp: the encoder sees the target
+        return (float(tf.reduce_mean(tf.abs(target - tf.cast(images, tf.float32) / 255))),
+                float(tf.reduce_mean(tf.abs(mask - tf.cast(masks, tf.float32) / 255))))
+
+    (image_half, mask_half), (image_full, mask_full) = moved(0.5), moved(1.0)
+    assert 0.0 < image_half < 0.8 * image_full
+    assert 0.0 < mask_half < 0.8 * mask_full
+
+
 def test_warp_amount_sets_how_far_the_input_moves() -> None:
     images = tf.cast(tf.random.stateless_uniform([4, 32, 32, 3], [3, 3], 0, 255, tf.int32), tf.uint8)
     masks = tf.fill([4, 32, 32, 1], tf.constant(255, tf.uint8))

@@ -27,6 +27,12 @@ def test_warp_amount_keeps_grid_points_apart(amount: float) -> None:
         TrainConfig(warp_amount=amount).validate()
 
 
+@pytest.mark.parametrize("amount", [0.0, -0.5, 4.5])
+def test_affine_amount_out_of_range_names_the_option(amount: float) -> None:
+    with pytest.raises(CombtfError, match="affine_amount must be in"):
+        TrainConfig(affine_amount=amount).validate()
+
+
 def test_width_never_below_four_channels() -> None:
     assert scaled(512, 0.125) == 64
     assert scaled(16, 0.01) == 4

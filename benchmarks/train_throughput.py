@@ -113,12 +113,14 @@ class Rig:
         self.bursts: dict[str, list[float]] = {"real": [], "constant": []}
 
     def run(self, source: str, alpha: tf.Tensor, timed: bool, gflop: float) -> None:
+        import tensorflow as tf
+
         from combtf import precision
 
         precision.apply(self.policy)  # the first call traces the step under this rig's policy
         batch = next(self.real) if source == "real" else self.constant
         start = time.perf_counter()
-        loss, _ = self.step(batch, alpha)
+        loss, _ = self.step(batch, alpha, tf.constant(0, tf.int64))
         float(loss)
         if timed:
             seconds = time.perf_counter() - start

@@ -103,6 +103,16 @@ def masked_psnr(y_pred: tf.Tensor, y_true: tf.Tensor, mask: tf.Tensor) -> tf.Ten
     return 10.0 * tf.math.log(1.0 / tf.maximum(mse, 1e-10)) / tf.math.log(10.0)
 
 
+def code_distance(z: tf.Tensor, reference: tf.Tensor) -> tf.Tensor:
+    """Per sample [B]: 1 - cosine similarity of the codes' channel vectors, averaged over positions.
+
+    Blind to the codes' scale: every decoder starts with a convolution and a pixel norm, so a code
+    scaled down decodes nearly the same, and a distance that shrank with it could be zeroed for free."""
+    z, reference = tf.cast(z, tf.float32), tf.cast(reference, tf.float32)
+    cosine = tf.reduce_sum(tf.math.l2_normalize(z, -1, _EPS) * tf.math.l2_normalize(reference, -1, _EPS), -1)
+    return tf.reduce_mean(1.0 - cosine, [1, 2])
+
+
 def eyes_and_mouth(size: int) -> tf.Tensor:
     """[1, size, size, 1]: 1 in the template's eye and mouth boxes of an aligned crop, else 0.
 

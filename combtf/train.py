@@ -34,6 +34,7 @@ from combtf.latents import LatentStats
 from combtf.losses import reconstruction_loss
 from combtf.model import CombModel
 from combtf.runlock import locked
+from combtf.swap_cycle import swap_cycle_distance
 from combtf.run import CHECKPOINTS, CONFIG as CONFIG_NAME, TrainState, architecture, make_average, make_checkpoint, restore_newest
 
 log = logging.getLogger(__name__)
@@ -96,11 +97,12 @@ def make_step(
     level: int,
     config: TrainConfig,
     strategy: tf.distribute.Strategy,
-) -> Callable[[tuple, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+) -> Callable[[tuple, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+    """step(batch, alpha, global step): the global step picks the swap cycle's sources."""
     variables = model.level_variables(level)
     identities = model.arch.identities
 
-    def replica_step(inputs: tuple, targets: tuple, masks: tuple, alpha: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def replica_step(inputs: tuple, targets: tuple, masks: tuple, alpha: tf.Tensor, at: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
             latents = tf.split(model.encode(tf.concat(inputs, 0), level, alpha), len(identities), 0)
             losses, scores = [], []
@@ -111,6 +113,9 @@ def make_step(
                 losses.append(loss)
                 scores.append(score)
             loss = tf.reduce_mean(tf.concat(losses, 0))
+            if config.swap_cycle_weight:
+                cycle = swap_cycle_distance(model, latents, inputs, masks, level, alpha, at)
+                loss = loss + config.swap_cycle_weight * tf.reduce_mean(cycle)
             scaled = optimizer.scale_loss(loss / strategy.num_replicas_in_sync)
         grads = summed_and_clipped(tape.gradient(scaled, variables), optimizer, config.clip_norm)
         optimizer.apply_gradients(zip(grads, variables))
@@ -119,8 +124,8 @@ def make_step(
         return loss, tf.reduce_mean(tf.concat(scores, 0))
 
     @tf.function
-    def step(batch: tuple, alpha: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        loss, score = strategy.run(replica_step, args=(*batch, alpha))
+    def step(batch: tuple, alpha: tf.Tensor, at: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        loss, score = strategy.run(replica_step, args=(*batch, alpha, at))
         mean = tf.distribute.ReduceOp.MEAN
         return strategy.reduce(mean, loss, axis=None), strategy.reduce(mean, score, axis=None)
 
@@ -381,7 +386,7 @@ class _Trainer:
             alpha = schedule.alpha(phase, phase_step)
             alpha_t = tf.constant(alpha, tf.float32)
             self.at_step = first + index
-            loss_t, score_t = self.step_fns[phase.level](batch, alpha_t)
+            loss_t, score_t = self.step_fns[phase.level](batch, alpha_t, tf.constant(first + index, tf.int64))
             loss, score = float(loss_t), float(score_t)
             if not math.isfinite(loss):
                 raise CombtfError(f"{self.run}: loss became {loss} at step {first + index}; lower --lr or use --precision float32")

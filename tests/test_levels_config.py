@@ -33,6 +33,11 @@ def test_affine_amount_out_of_range_names_the_option(amount: float) -> None:
         TrainConfig(affine_amount=amount).validate()
 
 
+def test_negative_swap_cycle_weight_names_the_option() -> None:
+    with pytest.raises(CombtfError, match="swap_cycle_weight must be >= 0"):
+        TrainConfig(swap_cycle_weight=-1.0).validate()
+
+
 def test_width_never_below_four_channels() -> None:
     assert scaled(512, 0.125) == 64
     assert scaled(16, 0.01) == 4

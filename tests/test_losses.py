@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from combtf.faces.align import template
-from combtf.losses import (eyes_and_mouth, masked_l1, masked_ms_ssim, masked_psnr, masked_ssim, ms_ssim_scales,
+from combtf.losses import (code_distance, eyes_and_mouth, masked_l1, masked_ms_ssim, masked_psnr, masked_ssim, ms_ssim_scales,
                            reconstruction_loss)
 
 
@@ -87,3 +87,12 @@ def test_eyes_and_mouth_term_weighs_only_the_eye_and_mouth_boxes() -> None:
     mouth[0, y - 3 : y + 3, x - 12 : x + 12] = 0.0
     assert loss(tf.constant(forehead), 5.0) == pytest.approx(loss(tf.constant(forehead), 0.0), abs=1e-6)
     assert loss(tf.constant(mouth), 5.0) > loss(tf.constant(mouth), 0.0) + 0.1
+
+
+def test_code_distance_reads_direction_not_scale() -> None:
+    z = tf.random.stateless_normal([2, 4, 4, 8], [3, 0])
+    np.testing.assert_allclose(code_distance(z, z).numpy(), 0.0, atol=1e-6)
+    np.testing.assert_allclose(code_distance(0.01 * z, z).numpy(), 0.0, atol=1e-6)  # a shrunken code is no closer
+    np.testing.assert_allclose(code_distance(-z, z).numpy(), 2.0, atol=1e-6)
+    other = tf.random.stateless_normal([2, 4, 4, 8], [4, 0])
+    assert code_distance(other, z).shape == (2,) and 0.5 < float(tf.reduce_mean(code_distance(other, z))) < 1.5

@@ -386,7 +386,7 @@ class _Trainer:
             alpha = schedule.alpha(phase, phase_step)
             alpha_t = tf.constant(alpha, tf.float32)
             self.at_step = first + index
-            loss_t, score_t = self.step_fns[phase.level](batch, alpha_t, tf.constant(first + index, tf.int64))
+            loss_t, score_t = self.step_fns[phase.level](batch, alpha_t, tf.constant(self.at_step, tf.int64))
             loss, score = float(loss_t), float(score_t)
             if not math.isfinite(loss):
                 raise CombtfError(f"{self.run}: loss became {loss} at step {first + index}; lower --lr or use --precision float32")

@@ -13,7 +13,14 @@ from __future__ import annotations
 import tensorflow as tf
 
 from combtf.losses import code_distance
-from combtf.model import CombModel
+from combtf.model import Architecture, CombModel
+
+
+def swap_cycle_applies(arch: Architecture, level: int) -> bool:
+    """Only from the first level whose decoder blocks differ between identities: below it every
+    identity draws with the same blocks, a swap is a reconstruction in other colours, and the term
+    would only add its quarter to the step and its traced branches to the level's start."""
+    return level >= arch.shared_decoder_levels
 
 
 def swap_cycle_distance(

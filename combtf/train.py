@@ -34,7 +34,7 @@ from combtf.latents import LatentStats
 from combtf.losses import reconstruction_loss
 from combtf.model import CombModel
 from combtf.runlock import locked
-from combtf.swap_cycle import swap_cycle_distance
+from combtf.swap_cycle import swap_cycle_applies, swap_cycle_distance
 from combtf.run import CHECKPOINTS, CONFIG as CONFIG_NAME, TrainState, architecture, make_average, make_checkpoint, restore_newest
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ def make_step(
     """step(batch, alpha, global step): the global step picks the swap cycle's sources."""
     variables = model.level_variables(level)
     identities = model.arch.identities
+    cycle_weight = config.swap_cycle_weight if swap_cycle_applies(model.arch, level) else 0.0
 
     def replica_step(inputs: tuple, targets: tuple, masks: tuple, alpha: tf.Tensor, at: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
@@ -113,9 +114,9 @@ def make_step(
                 losses.append(loss)
                 scores.append(score)
             loss = tf.reduce_mean(tf.concat(losses, 0))
-            if config.swap_cycle_weight:
+            if cycle_weight:
                 cycle = swap_cycle_distance(model, latents, inputs, masks, level, alpha, at)
-                loss = loss + config.swap_cycle_weight * tf.reduce_mean(cycle)
+                loss = loss + cycle_weight * tf.reduce_mean(cycle)
             scaled = optimizer.scale_loss(loss / strategy.num_replicas_in_sync)
         grads = summed_and_clipped(tape.gradient(scaled, variables), optimizer, config.clip_norm)
         optimizer.apply_gradients(zip(grads, variables))

@@ -2,9 +2,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from combtf.config import TrainConfig
 from combtf.losses import code_distance
 from combtf.model import Architecture, CombModel
 from combtf.swap_cycle import swap_cycle_distance
+from combtf.train import make_optimizer, make_step
 
 IDS = ("a", "b", "c")
 LEVEL = 2  # 16 px
@@ -47,3 +49,23 @@ def test_swap_cycle_gradient_reaches_the_encoder_and_the_swapping_decoders() -> 
 
     assert reached("enc0") and reached(f"from_rgb{LEVEL}")
     assert reached(f"dec{LEVEL}_a") and reached(f"dec{LEVEL}_b")  # a's frame through b's decoder and b's through a's
+
+
+def test_swap_cycle_starts_at_the_first_level_whose_decoders_differ() -> None:
+    # with 2 shared decoder levels, 8 px is drawn by the same blocks for every identity: no cycle there
+    arch = Architecture(IDS, max_level=2, width=1 / 32, latent_dim=16, shared_decoder_levels=2)
+
+    def first_loss(level: int, weight: float) -> float:
+        keras.utils.set_random_seed(2)
+        model = CombModel(arch)
+        config = TrainConfig(swap_cycle_weight=weight, precision="float32")
+        optimizer = make_optimizer(config, "float32")
+        optimizer.build(model.trainable_variables)
+        step = make_step(model, optimizer, None, level, config, tf.distribute.get_strategy())
+        size = 4 * 2**level
+        images = tuple(tf.random.stateless_uniform([2, size, size, 3], [i, 3]) for i in range(3))
+        loss, _ = step((images, images, (tf.ones([2, size, size, 1]),) * 3), tf.constant(1.0), tf.constant(0, tf.int64))
+        return float(loss)
+
+    assert first_loss(1, 1.0) == first_loss(1, 0.0)
+    assert first_loss(2, 1.0) > first_loss(2, 0.0) + 1e-4

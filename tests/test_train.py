@@ -43,11 +43,13 @@ def test_training_learns_and_writes_a_complete_run(demo_set: Path, tmp_path: Pat
 
 
 def test_resume_equals_an_uninterrupted_run(demo_set: Path, tmp_path: Path) -> None:
-    # with the swap cycle on: its sources turn with the global step, not with the invocation's
-    whole = train(tiny_config(demo_set / "train", tmp_path / "whole", swap_cycle_weight=0.5), show_progress=False)
-    first = train(tiny_config(demo_set / "train", tmp_path / "parts", swap_cycle_weight=0.5), stop_after=7, show_progress=False)
-    assert not first.finished and first.steps == 7  # stopped inside the level-1 fade-in
-    resumed = train(tiny_config(demo_set / "train", tmp_path / "parts", swap_cycle_weight=0.5), resume=True, show_progress=False)
+    # with the swap cycle on at level 1 (its own decoder per identity): its sources turn with the global
+    # step, not with the invocation's
+    cycled = {"swap_cycle_weight": 0.5, "shared_decoder_levels": 1}
+    whole = train(tiny_config(demo_set / "train", tmp_path / "whole", **cycled), show_progress=False)
+    first = train(tiny_config(demo_set / "train", tmp_path / "parts", **cycled), stop_after=9, show_progress=False)
+    assert not first.finished and first.steps == 9  # stopped inside the level-1 fade-in (steps 8-11)
+    resumed = train(tiny_config(demo_set / "train", tmp_path / "parts", **cycled), resume=True, show_progress=False)
     assert resumed.finished and resumed.steps == whole.steps
     for a, b in zip(weights(whole.run), weights(resumed.run), strict=True):  # the averaged weights
         np.testing.assert_allclose(a, b, atol=1e-5)

@@ -30,7 +30,7 @@ demo: install
 	@echo "TensorBoard:   $(BIN)/tensorboard --logdir $(RUN)/logs"
 
 # Real faces: the four people of ../shared/faces (only on the project's machines and CI; a clone
-# gets a one-line message). Extracts once into data/real, trains configs/real.yaml (about 16-20 min on
+# gets a one-line message). Extracts once into data/real, trains configs/real.yaml (about 20 min on
 # 2 cores), judges every pair's swaps of held-back frames and prints the figures.
 demo-real: install
 	$(BIN)/python benchmarks/real_quality.py --config configs/real.yaml --work data/real --out runs/real-$(shell date +%Y%m%d-%H%M%S)

@@ -390,7 +390,7 @@ class _Trainer:
             loss_t, score_t = self.step_fns[phase.level](batch, alpha_t, tf.constant(self.at_step, tf.int64))
             loss, score = float(loss_t), float(score_t)
             if not math.isfinite(loss):
-                raise CombtfError(f"{self.run}: loss became {loss} at step {first + index}; lower --lr or use --precision float32")
+                raise CombtfError(f"{self.run}: loss became {loss} at step {self.at_step}; lower --lr or use --precision float32")
             self.state.advance(level, alpha_t, score_t)
             self.steps_done += 1
             self._record(first + index + 1, phase, alpha, loss, score)

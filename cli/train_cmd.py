@@ -31,6 +31,7 @@ _OPTIONS = [
     ("--l1-weight", float, "Weight of an extra masked L1 term. [0]"),
     ("--eyes-mouth-weight", float, "Weight of a masked L1 term over the eye and mouth boxes alone. [0]"),
     ("--swap-cycle-weight", float, "Weight of the swap cycle: swaps must encode back to their frame's code. [0]"),
+    ("--latent-match", float, "How far swaps move the target's code to the source's statistics, 0-1. [1]"),
     ("--affine-amount", float, "Random rotation, scale and shift, as a multiple of +-10 degrees, +-5 % and +-5 %. [1.0]"),
     ("--warp-amount", float, "Random warp: how far grid points move, in grid cells (faceswap: ~0.08). [0.24]"),
     ("--clip-norm", float, "Clip the global gradient norm to this (0: off). [1.0]"),

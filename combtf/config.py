@@ -53,6 +53,7 @@ class TrainConfig:
     swap_cycle_weight: float = 0.0
     clip_norm: float = 1.0
     weight_average: float = 0.99
+    latent_match: float = 1.0  # how far a swap moves the target's code to the source's statistics
     precision: str = "auto"
     seed: int = 0
     # augmentation
@@ -94,6 +95,7 @@ class TrainConfig:
             (0 < self.affine_amount <= 4, "affine_amount must be in (0, 4] (4: +-40 degrees, +-20 % scale and shift)"),
             (0 < self.warp_amount < 0.5, "warp_amount must be in (0, 0.5) of a grid cell (grid points must not cross)"),
             (0 <= self.weight_average < 1, "weight_average must be in [0, 1) (0: off)"),
+            (0 <= self.latent_match <= 1, "latent_match must be in [0, 1] (0: off, 1: all the way to the source's statistics)"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}"),

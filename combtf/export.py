@@ -116,7 +116,7 @@ def _archive(trained: TrainedModel, source: str) -> keras.export.ExportArchive:
         code = tf.cast(encoder(images), tf.float32)
         t = tf.argmax(tf.cast(hits, tf.int32), axis=1)
         if matched:
-            shifted = match_codes(code, tf.gather(mean, t), tf.gather(std, t), mean[s], std[s])
+            shifted = match_codes(code, tf.gather(mean, t), tf.gather(std, t), mean[s], std[s], trained.config.latent_match)
             code_used = tf.where(plain[:, None, None, None], code, shifted)
         else:
             code_used = code

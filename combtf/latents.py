@@ -49,10 +49,10 @@ class LatentStats:
     def ready(self, level: int) -> bool:
         return int(self.level.numpy()) == level
 
-    def match(self, z: tf.Tensor, source: str, target: str) -> tf.Tensor:
-        """The target's code, moved to the source's statistics."""
+    def match(self, z: tf.Tensor, source: str, target: str, strength: float = 1.0) -> tf.Tensor:
+        """The target's code, moved `strength` of the way to the source's statistics."""
         s, t = self._index(source), self._index(target)
-        return match_codes(z, self.mean[t], self.std[t], self.mean[s], self.std[s])
+        return match_codes(z, self.mean[t], self.std[t], self.mean[s], self.std[s], strength)
 
     def _index(self, identity: str) -> int:
         if identity not in self.identities:
@@ -63,9 +63,14 @@ class LatentStats:
         return {"mean": self.mean, "std": self.std, "level": self.level, "step": self.step}
 
 
-def match_codes(z: tf.Tensor, mean_from: tf.Tensor, std_from: tf.Tensor, mean_to: tf.Tensor, std_to: tf.Tensor) -> tf.Tensor:
-    """Per element: standardise by the target's statistics, then take on the source's."""
-    return (tf.cast(z, tf.float32) - mean_from) / tf.maximum(std_from, MIN_STD) * std_to + mean_to
+def match_codes(
+    z: tf.Tensor, mean_from: tf.Tensor, std_from: tf.Tensor, mean_to: tf.Tensor, std_to: tf.Tensor, strength: float = 1.0
+) -> tf.Tensor:
+    """Per element: standardise by the target's statistics, take on the source's, and go `strength`
+    of the way there: on real faces halfway kept more of the target's mouth (README, "Judging swaps of real faces")."""
+    z = tf.cast(z, tf.float32)
+    moved = (z - mean_from) / tf.maximum(std_from, MIN_STD) * std_to + mean_to
+    return moved if strength == 1.0 else z + strength * (moved - z)
 
 
 def encode_images(

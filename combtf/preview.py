@@ -13,7 +13,8 @@ from combtf.provenance import png_text
 MIN_CELL = 64  # small levels are enlarged (nearest) so a 4 px face is still visible
 
 
-def grid(model: CombModel, level: int, alpha: float, samples: dict[str, np.ndarray], stats: LatentStats | None = None) -> np.ndarray:
+def grid(model: CombModel, level: int, alpha: float, samples: dict[str, np.ndarray], stats: LatentStats | None = None,
+         strength: float = 1.0) -> np.ndarray:
     """Rows: identity x sample.  Columns: input, reconstruction, then decoded as each other identity
     (with latent matching when `stats` are given, as `combtf swap` does)."""
     names = list(model.arch.identities)
@@ -21,7 +22,7 @@ def grid(model: CombModel, level: int, alpha: float, samples: dict[str, np.ndarr
     for ident, images in samples.items():
         x = images.astype(np.float32) / 255.0
         z = model.encode(x, level, alpha)
-        codes = {name: stats.match(z, name, ident) if stats else z for name in names}
+        codes = {name: stats.match(z, name, ident, strength) if stats else z for name in names}
         decoded = {name: np.asarray(model.decode(codes[name], name, level, alpha)) for name in names}
         columns = [x, decoded[ident]] + [decoded[name] for name in names if name != ident]
         rows.append(np.concatenate([np.concatenate(list(col), axis=0) for col in columns], axis=1))
@@ -32,9 +33,10 @@ def grid(model: CombModel, level: int, alpha: float, samples: dict[str, np.ndarr
 
 
 def write(
-    paths: list[Path], model: CombModel, level: int, alpha: float, samples: dict[str, np.ndarray], stats: LatentStats | None, run: str
+    paths: list[Path], model: CombModel, level: int, alpha: float, samples: dict[str, np.ndarray], stats: LatentStats | None, run: str,
+    strength: float = 1.0,
 ) -> None:
     """Render once, write the same grid to every path (e.g. the step's file and latest.png)."""
-    sheet, note = grid(model, level, alpha, samples, stats), png_text(run, "training preview")
+    sheet, note = grid(model, level, alpha, samples, stats, strength), png_text(run, "training preview")
     for path in paths:
         write_png(path, sheet, note)

@@ -168,7 +168,7 @@ class TrainedModel:
     def _swap(self, x: tf.Tensor, source: str, target: str, match: bool) -> tf.Tensor:
         z = self.model.encode(x, self.level, self.alpha)
         if match:
-            z = self.stats.match(z, source, target)
+            z = self.stats.match(z, source, target, self.config.latent_match)
         return self.model.decode(z, source, self.level, self.alpha)
 
 

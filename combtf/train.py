@@ -325,7 +325,8 @@ class _Trainer:
         folder = self.run / "previews"
         stats = self.stats if self.stats.ready(level) else None
         with self.averaged():
-            preview.write([folder / f"{tag}.png", folder / "latest.png"], self.model, level, alpha, samples, stats, str(self.run))
+            preview.write([folder / f"{tag}.png", folder / "latest.png"], self.model, level, alpha, samples, stats, str(self.run),
+                          self.config.latent_match)
 
     def measure_latents(self) -> None:
         """Latent statistics for the swap's matching, from the averaged weights at the current level."""

@@ -49,3 +49,6 @@ def test_latent_matching_moves_the_target_codes_onto_the_source_statistics() -> 
     np.testing.assert_allclose(moved.mean(0), stats.mean.numpy()[0], atol=1e-4)
     np.testing.assert_allclose(moved.std(0), stats.std.numpy()[0], rtol=1e-3, atol=1e-5)
     np.testing.assert_allclose(stats.match(z, "b", "b"), z, atol=1e-5)
+    # part of the way: the straight line from the code to its fully matched place
+    np.testing.assert_allclose(stats.match(z, "a", "b", 0.5), (z.numpy() + moved) / 2, atol=1e-5)
+    np.testing.assert_allclose(stats.match(z, "a", "b", 0.0), z, atol=1e-6)

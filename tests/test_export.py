@@ -1,5 +1,6 @@
 import json
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -115,6 +116,20 @@ def test_swaps_from_the_export_equal_swaps_from_the_run(exported: Path, run: Pat
     assert len(from_run.written) == len(from_export.written) == len(inputs)
     for a, b in zip(from_run.written, from_export.written):
         assert np.abs(np.asarray(Image.open(a), int) - np.asarray(Image.open(b), int)).max() <= 1
+
+
+def test_a_run_matching_latents_halfway_swaps_and_exports_halfway(run: Path, demo_set: Path, tmp_path: Path) -> None:
+    half = tmp_path / "half"
+    shutil.copytree(run, half)
+    config = half / "config.yaml"
+    config.write_text(config.read_text() + "\nlatent_match: 0.5\n")
+    x = frames(demo_set, "ben", 8)
+    full_run, half_run = load_trained(run), load_trained(half)
+    swapped = {name: np.asarray(model.swap(x, "ada", "ben", match)) for name, model, match in
+               (("full", full_run, True), ("half", half_run, True), ("none", full_run, False))}
+    assert np.abs(swapped["half"] - swapped["full"]).max() > 1e-3 and np.abs(swapped["half"] - swapped["none"]).max() > 1e-3
+    served = load_exported(export(half_run, tmp_path / "exports").folder)
+    np.testing.assert_allclose(np.asarray(served.swap(x, "ada", "ben")), swapped["half"], atol=2e-3)
 
 
 def test_a_mixed_precision_run_serves_float32(demo_set: Path, tmp_path: Path) -> None:

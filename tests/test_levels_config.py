@@ -83,3 +83,9 @@ def test_yaml_tags_never_construct_objects(tmp_path: Path) -> None:
 def test_shipped_configs_load(path: Path) -> None:
     config = load_config(path).validate()
     assert config.identities == [] and config.out is None  # a shipped config names no user's folders
+
+
+@pytest.mark.parametrize("strength", [-0.1, 1.5])
+def test_latent_match_out_of_range_names_the_option(strength: float) -> None:
+    with pytest.raises(CombtfError, match="latent_match must be in"):
+        TrainConfig(latent_match=strength).validate()

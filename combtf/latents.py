@@ -70,7 +70,7 @@ def match_codes(
     of the way there: on real faces halfway kept more of the target's mouth (README, "Judging swaps of real faces")."""
     z = tf.cast(z, tf.float32)
     moved = (z - mean_from) / tf.maximum(std_from, MIN_STD) * std_to + mean_to
-    return moved if strength == 1.0 else z + strength * (moved - z)
+    return z + strength * (moved - z)
 
 
 def encode_images(

@@ -34,7 +34,7 @@ def grid(model: CombModel, level: int, alpha: float, samples: dict[str, np.ndarr
 
 def write(
     paths: list[Path], model: CombModel, level: int, alpha: float, samples: dict[str, np.ndarray], stats: LatentStats | None, run: str,
-    strength: float = 1.0,
+    strength: float,
 ) -> None:
     """Render once, write the same grid to every path (e.g. the step's file and latest.png)."""
     sheet, note = grid(model, level, alpha, samples, stats, strength), png_text(run, "training preview")

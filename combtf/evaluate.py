@@ -10,7 +10,7 @@ from combtf.data import load_crops
 from combtf.errors import CombtfError
 from combtf.images import list_images
 from combtf.losses import masked_psnr, masked_ssim
-from combtf.swap import Swapper
+from combtf.swap import Swapper, match_strength
 
 
 def evaluate(trained: Swapper, eval_dir: Path, pairs: list[tuple[str, str]] | None = None, match: bool = True) -> dict:
@@ -63,7 +63,7 @@ def evaluate(trained: Swapper, eval_dir: Path, pairs: list[tuple[str, str]] | No
     return {
         "model": str(trained.run),
         "resolution": size,
-        "latent_matching": match and trained.can_match,
+        "latent_match": match_strength(trained, match),
         "pairs": swaps,
         "reconstructions": recon,
         "mean": {

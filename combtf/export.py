@@ -166,6 +166,7 @@ def _write_metadata(trained: TrainedModel, folder: Path) -> None:
         "latent_size": trained.model.arch.latent_size,
         "latent_dim": trained.model.arch.latent_dim,
         "latent_matching": trained.can_match,
+        "latent_match": trained.config.latent_match if trained.can_match else 0.0,
         "compute_precision": trained.policy,  # inputs and outputs are float32 either way
         "source_run": str(trained.run.resolve()),
         "checkpoint": trained.checkpoint,

@@ -23,7 +23,7 @@ from combtf.faces.expression import MEASURES
 from combtf.faces.recognise import FaceReader, FaceReading
 from combtf.images import list_images, write_png
 from combtf.provenance import png_text
-from combtf.swap import Swapper, composite
+from combtf.swap import Swapper, composite, match_strength
 
 log = logging.getLogger(__name__)
 SHEET_TILE = 128
@@ -134,7 +134,7 @@ def judge(
             judged.append(Judged(source, target, stem, t_img, s_img, near, abs(t.measures["mouth"] - s.measures["mouth"])))
         if progress:
             progress(1)
-    return {"model": str(trained.run), "resolution": size, "latent_matching": match, "references": str(references),
+    return {"model": str(trained.run), "resolution": size, "latent_match": match_strength(trained, match), "references": str(references),
             "pairs": rows, "overall": overall(rows)}, judged
 
 

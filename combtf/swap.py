@@ -36,6 +36,12 @@ class Swapper(Protocol):
     def swap(self, x: np.ndarray, source: str, target: str, match: bool = True) -> tf.Tensor: ...
 
 
+def match_strength(trained: Swapper, match: bool) -> float:
+    """How far swaps move the target's code towards the source's statistics (0: not at all), for reports:
+    a score means little without it, and a run without statistics cannot match whatever was asked."""
+    return float(trained.config.latent_match) if match and trained.can_match else 0.0
+
+
 def resolve_inputs(spec: str | None, default_folder: Path) -> list[Path]:
     """A file, a folder or a glob of crops, photos or videos; by default the target's training images."""
     if spec is None:

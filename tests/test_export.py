@@ -13,6 +13,7 @@ import tensorflow as tf
 from PIL import Image
 
 from combtf.errors import CombtfError
+from combtf.evaluate import evaluate
 from combtf.export import export
 from combtf.exported import load_exported
 from combtf.run import load_trained
@@ -128,8 +129,12 @@ def test_a_run_matching_latents_halfway_swaps_and_exports_halfway(run: Path, dem
     swapped = {name: np.asarray(model.swap(x, "ada", "ben", match)) for name, model, match in
                (("full", full_run, True), ("half", half_run, True), ("none", full_run, False))}
     assert np.abs(swapped["half"] - swapped["full"]).max() > 1e-3 and np.abs(swapped["half"] - swapped["none"]).max() > 1e-3
-    served = load_exported(export(half_run, tmp_path / "exports").folder)
+    folder = export(half_run, tmp_path / "exports").folder
+    served = load_exported(folder)
     np.testing.assert_allclose(np.asarray(served.swap(x, "ada", "ben")), swapped["half"], atol=2e-3)
+    assert json.loads((folder / "model.json").read_text())["latent_match"] == 0.5
+    reported = [evaluate(half_run, demo_set / "eval", [("ada", "ben")], match)["latent_match"] for match in (True, False)]
+    assert reported == [0.5, 0.0]  # scores name the strength they were measured at
 
 
 def test_a_mixed_precision_run_serves_float32(demo_set: Path, tmp_path: Path) -> None:

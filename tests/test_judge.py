@@ -41,10 +41,13 @@ def crops(shared_faces: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 class _Config:
     identities: list[str]
     data: str
+    latent_match: float = 0.25
 
 
 class _FakeSwapper:
     """Stands in for a trained model: `mode` says what its 'swap' returns."""
+
+    can_match = True
 
     def __init__(self, data: Path, mode: str) -> None:
         self.config = _Config(["person_a", "person_d"], str(data))
@@ -68,6 +71,7 @@ def _judge(crops: Path, mode: str) -> dict:
     swapper = _FakeSwapper(crops, mode)
     report, judged = judge(swapper, [("person_d", "person_a")], lambda t: list_images(crops / t), crops, per_reference=12)
     assert len(judged) == report["pairs"][0]["frames"] == len(list_images(crops / "person_a")) >= 20
+    assert report["latent_match"] == 0.25  # the strength the swaps were judged at
     return report["pairs"][0]
 
 

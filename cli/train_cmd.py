@@ -50,6 +50,7 @@ _FLAGS = [
     ("affine", "Random rotation, scale and shift."),
     ("warp", "Random warp of the encoder input (DeepFaceLab style)."),
     ("color", "Random brightness, contrast and saturation."),
+    ("mirror-average", "Swaps average the frame's swap with its mirror image's, mirrored back (twice the swap time)."),
 ]
 
 

@@ -54,6 +54,7 @@ class TrainConfig:
     clip_norm: float = 1.0
     weight_average: float = 0.99
     latent_match: float = 1.0  # how far a swap moves the target's code to the source's statistics
+    mirror_average: bool = False  # swaps average the frame's swap with its mirror image's, mirrored back
     precision: str = "auto"
     seed: int = 0
     # augmentation

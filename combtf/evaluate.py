@@ -64,6 +64,7 @@ def evaluate(trained: Swapper, eval_dir: Path, pairs: list[tuple[str, str]] | No
         "model": str(trained.run),
         "resolution": size,
         "latent_match": match_strength(trained, match),
+        "mirror_average": trained.config.mirror_average,
         "pairs": swaps,
         "reconstructions": recon,
         "mean": {

@@ -28,7 +28,7 @@ import combtf
 from combtf.config import current_umask, write_atomic
 from combtf.errors import CombtfError
 from combtf.latents import match_codes
-from combtf.run import CONFIG, TrainedModel
+from combtf.run import CONFIG, TrainedModel, mirror_mean, with_mirrors
 
 MODEL_JSON = "model.json"
 SERVING_CONFIG = "models.config"
@@ -96,7 +96,7 @@ def _archive(trained: TrainedModel, source: str) -> keras.export.ExportArchive:
     decoder = keras.Model(code_in, model.decode(code_in, source, level), name=f"decoder_{source}")
     names = tf.constant(trained.stats.identities)
     mean, std = tf.constant(trained.stats.mean.numpy()), tf.constant(trained.stats.std.numpy())
-    matched = trained.can_match
+    matched, mirror = trained.can_match, trained.config.mirror_average
     s = trained.stats.identities.index(source)
     png_chunk = _png_text_chunk(b"Synthetic", b"true") + _png_text_chunk(b"Description", f"{NOTE} ({trained.run.name}, source {source})".encode())
 
@@ -113,6 +113,9 @@ def _archive(trained: TrainedModel, source: str) -> keras.export.ExportArchive:
         ]
         with tf.control_dependencies(checks):  # before any convolution can fail with a less helpful message
             images = tf.identity(images)
+        n = tf.shape(images)[0]
+        if mirror:  # one batch: the frames, then their mirror images
+            images, hits, plain = with_mirrors(images), tf.concat([hits, hits], 0), tf.concat([plain, plain], 0)
         code = tf.cast(encoder(images), tf.float32)
         t = tf.argmax(tf.cast(hits, tf.int32), axis=1)
         if matched:
@@ -120,7 +123,8 @@ def _archive(trained: TrainedModel, source: str) -> keras.export.ExportArchive:
             code_used = tf.where(plain[:, None, None, None], code, shifted)
         else:
             code_used = code
-        return {"swapped": tf.cast(decoder(code_used), tf.float32), "latent": code}
+        swapped = tf.cast(decoder(code_used), tf.float32)
+        return {"swapped": mirror_mean(swapped) if mirror else swapped, "latent": code[:n]}
 
     def swap_bytes(image_bytes: tf.Tensor, target: tf.Tensor) -> dict[str, tf.Tensor]:
         """Encoded PNG/JPEG crops of any size -> PNG bytes that say they are synthetic."""

@@ -134,7 +134,8 @@ def judge(
             judged.append(Judged(source, target, stem, t_img, s_img, near, abs(t.measures["mouth"] - s.measures["mouth"])))
         if progress:
             progress(1)
-    return {"model": str(trained.run), "resolution": size, "latent_match": match_strength(trained, match), "references": str(references),
+    return {"model": str(trained.run), "resolution": size, "latent_match": match_strength(trained, match),
+            "mirror_average": trained.config.mirror_average, "references": str(references),
             "pairs": rows, "overall": overall(rows)}, judged
 
 

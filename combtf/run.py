@@ -166,10 +166,26 @@ class TrainedModel:
         return self._compiled[key](tf.convert_to_tensor(x, tf.float32))
 
     def _swap(self, x: tf.Tensor, source: str, target: str, match: bool) -> tf.Tensor:
-        z = self.model.encode(x, self.level, self.alpha)
+        mirror = self.config.mirror_average
+        z = self.model.encode(with_mirrors(x) if mirror else x, self.level, self.alpha)
         if match:
             z = self.stats.match(z, source, target, self.config.latent_match)
-        return self.model.decode(z, source, self.level, self.alpha)
+        swapped = self.model.decode(z, source, self.level, self.alpha)
+        return mirror_mean(swapped) if mirror else swapped
+
+
+def with_mirrors(images: tf.Tensor) -> tf.Tensor:
+    """The frames, then their mirror images, as one batch (`mirror_average`).
+
+    Training flips faces, so the model draws both halves of every face; on real faces the two
+    draws disagree mostly in noise that landmarks read as expression (README, configs/real.yaml)."""
+    return tf.concat([images, tf.reverse(images, [2])], 0)
+
+
+def mirror_mean(swapped: tf.Tensor) -> tf.Tensor:
+    """The mean of each frame's swap and its mirror image's swap, mirrored back."""
+    n = tf.shape(swapped)[0] // 2
+    return (swapped[:n] + tf.reverse(swapped[n:], [2])) / 2
 
 
 def load_trained(run: Path, policy: str = "float32") -> TrainedModel:

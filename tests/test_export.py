@@ -137,6 +137,24 @@ def test_a_run_matching_latents_halfway_swaps_and_exports_halfway(run: Path, dem
     assert reported == [0.5, 0.0]  # scores name the strength they were measured at
 
 
+def test_a_run_averaging_mirrored_swaps_serves_that_average(run: Path, demo_set: Path, tmp_path: Path) -> None:
+    mirrored = tmp_path / "mirrored"
+    shutil.copytree(run, mirrored)
+    config = mirrored / "config.yaml"
+    config.write_text(config.read_text() + "\nmirror_average: true\n")
+    x = frames(demo_set, "ben", 8)
+    plain, averaged = load_trained(run), load_trained(mirrored)
+    expected = (np.asarray(plain.swap(x, "ada", "ben")) + np.asarray(plain.swap(x[:, :, ::-1], "ada", "ben"))[:, :, ::-1]) / 2
+    swapped = np.asarray(averaged.swap(x, "ada", "ben"))
+    np.testing.assert_allclose(swapped, expected, atol=1e-5)
+    assert np.abs(swapped - np.asarray(plain.swap(x, "ada", "ben"))).max() > 1e-3
+    served = tf.saved_model.load(str(export(averaged, tmp_path / "exports").folder / "ada" / "1")).signatures["serving_default"]
+    out = served(images=tf.constant(x), target=tf.constant(["ben"] * len(x)))
+    np.testing.assert_allclose(out["swapped"].numpy(), swapped, atol=2e-3)
+    assert out["latent"].shape[0] == len(x)  # the frames' codes, not their mirror images' too
+    assert evaluate(averaged, demo_set / "eval", [("ada", "ben")], True)["mirror_average"] is True  # scores say how they were swapped
+
+
 def test_a_mixed_precision_run_serves_float32(demo_set: Path, tmp_path: Path) -> None:
     config = tiny_config(demo_set / "train", tmp_path / "bf16", precision="mixed_bfloat16", images_per_level=16)
     folder = export(load_trained(train(config, show_progress=False).run), tmp_path / "exports").folder

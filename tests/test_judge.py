@@ -42,6 +42,7 @@ class _Config:
     identities: list[str]
     data: str
     latent_match: float = 0.25
+    mirror_average: bool = False
 
 
 class _FakeSwapper:

@@ -39,6 +39,13 @@ def frames(demo_set: Path, identity: str, size: int) -> np.ndarray:
     return np.stack([np.asarray(Image.open(p).convert("RGB").resize((size, size), Image.LANCZOS), np.float32) / 255 for p in paths])
 
 
+def copy_with(run: Path, dest: Path, option: str) -> Path:
+    """The fixture run with one more line in its config: swap-time options need no retraining."""
+    shutil.copytree(run, dest)
+    (dest / "config.yaml").write_text((run / "config.yaml").read_text() + f"\n{option}\n")
+    return dest
+
+
 def test_layout_description_and_serving_config(exported: Path, run: Path) -> None:
     meta = json.loads((exported / "model.json").read_text())
     assert meta["identities"] == ["ada", "ben", "cleo"] and meta["resolution"] == 8
@@ -120,10 +127,7 @@ def test_swaps_from_the_export_equal_swaps_from_the_run(exported: Path, run: Pat
 
 
 def test_a_run_matching_latents_halfway_swaps_and_exports_halfway(run: Path, demo_set: Path, tmp_path: Path) -> None:
-    half = tmp_path / "half"
-    shutil.copytree(run, half)
-    config = half / "config.yaml"
-    config.write_text(config.read_text() + "\nlatent_match: 0.5\n")
+    half = copy_with(run, tmp_path / "half", "latent_match: 0.5")
     x = frames(demo_set, "ben", 8)
     full_run, half_run = load_trained(run), load_trained(half)
     swapped = {name: np.asarray(model.swap(x, "ada", "ben", match)) for name, model, match in
@@ -138,10 +142,7 @@ def test_a_run_matching_latents_halfway_swaps_and_exports_halfway(run: Path, dem
 
 
 def test_a_run_averaging_mirrored_swaps_serves_that_average(run: Path, demo_set: Path, tmp_path: Path) -> None:
-    mirrored = tmp_path / "mirrored"
-    shutil.copytree(run, mirrored)
-    config = mirrored / "config.yaml"
-    config.write_text(config.read_text() + "\nmirror_average: true\n")
+    mirrored = copy_with(run, tmp_path / "mirrored", "mirror_average: true")
     x = frames(demo_set, "ben", 8)
     plain, averaged = load_trained(run), load_trained(mirrored)
     expected = (np.asarray(plain.swap(x, "ada", "ben")) + np.asarray(plain.swap(x[:, :, ::-1], "ada", "ben"))[:, :, ::-1]) / 2

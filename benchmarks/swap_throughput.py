@@ -1,6 +1,6 @@
 """Swap throughput from an export: one JSON line per (signature, batch size).
 
-    .venv/bin/python benchmarks/swap_throughput.py --resolution 64 --width 1.0 --batch-sizes 1,8,32 [--precision mixed_bfloat16]
+    .venv/bin/python benchmarks/swap_throughput.py --resolution 64 --width 1.0 --batch-sizes 1,8,32 [--precision mixed_bfloat16] [--mirror-average]
 
 Builds a comb model of the given size (weights as initialised: speed does not depend on
 training), writes it as a run folder, exports one identity with `combtf.export`, then times
@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def make_run(root: Path, resolution: int, width: float, identities: int) -> Path:
+def make_run(root: Path, resolution: int, width: float, identities: int, mirror: bool = False) -> Path:
     """A run folder with freshly initialised weights at the final level (speed does not depend on training)."""
     import numpy as np
     import tensorflow as tf
@@ -34,7 +34,7 @@ def make_run(root: Path, resolution: int, width: float, identities: int) -> Path
     from combtf.run import CHECKPOINTS, CONFIG, TrainState, architecture, make_average, make_checkpoint
 
     names = [f"id{i}" for i in range(identities)]
-    config = TrainConfig(out=str(root / "run"), max_resolution=resolution, width=width, identities=names)
+    config = TrainConfig(out=str(root / "run"), max_resolution=resolution, width=width, identities=names, mirror_average=mirror)
     save_config(config, root / "run" / CONFIG)
     model = CombModel(architecture(config))
     level = level_of(resolution, "resolution")
@@ -49,11 +49,11 @@ def make_run(root: Path, resolution: int, width: float, identities: int) -> Path
     return root / "run"
 
 
-def make_export(root: Path, resolution: int, width: float, identities: int, policy: str) -> Path:
+def make_export(root: Path, resolution: int, width: float, identities: int, policy: str, mirror: bool) -> Path:
     from combtf.export import export
     from combtf.run import load_trained
 
-    run = make_run(root, resolution, width, identities)
+    run = make_run(root, resolution, width, identities, mirror)
     return export(load_trained(run, policy), root / "exports", ["id0"]).versions["id0"]
 
 
@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="1,8,32")
     parser.add_argument("--seconds", type=float, default=5.0, help="timed seconds per batch size")
     parser.add_argument("--precision", default="float32", help="the export's compute precision (float32 or mixed_bfloat16)")
+    parser.add_argument("--mirror-average", action="store_true", help="export a run that averages each swap with its mirror image's")
     args = parser.parse_args()
 
     import numpy as np
@@ -72,7 +73,7 @@ def main() -> None:
     from PIL import Image
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = make_export(Path(tmp), args.resolution, args.width, args.identities, args.precision)
+        path = make_export(Path(tmp), args.resolution, args.width, args.identities, args.precision, args.mirror_average)
         loaded = tf.saved_model.load(str(path))
         rng = np.random.default_rng(0)
         for batch in (int(v) for v in args.batch_sizes.split(",")):
@@ -94,7 +95,7 @@ def main() -> None:
                     times.append(time.perf_counter() - t0)
                 median = float(np.median(times))
                 print(json.dumps({
-                    "signature": name, "precision": args.precision, "res": args.resolution, "width": args.width, "batch": batch,
+                    "signature": name, "precision": args.precision, "mirror_average": args.mirror_average, "res": args.resolution, "width": args.width, "batch": batch,
                     "crops_per_s": round(batch / median, 1), "call_ms_median": round(median * 1000, 1), "calls": len(times),
                     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                     "cpus": os.cpu_count(), "tensorflow": tf.__version__,

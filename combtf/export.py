@@ -28,7 +28,8 @@ import combtf
 from combtf.config import current_umask, write_atomic
 from combtf.errors import CombtfError
 from combtf.latents import match_codes
-from combtf.run import CONFIG, TrainedModel, mirror_mean, with_mirrors
+from combtf.mirror import mirror_mean, with_mirrors
+from combtf.run import CONFIG, TrainedModel
 
 MODEL_JSON = "model.json"
 SERVING_CONFIG = "models.config"

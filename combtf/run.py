@@ -25,6 +25,7 @@ from combtf.averaging import WeightAverage
 from combtf.config import TrainConfig, load_config
 from combtf.errors import CombtfError
 from combtf.latents import LatentStats
+from combtf.mirror import mirror_mean, with_mirrors
 from combtf.levels import level_of, resolution
 from combtf.model import Architecture, CombModel
 
@@ -172,20 +173,6 @@ class TrainedModel:
             z = self.stats.match(z, source, target, self.config.latent_match)
         swapped = self.model.decode(z, source, self.level, self.alpha)
         return mirror_mean(swapped) if mirror else swapped
-
-
-def with_mirrors(images: tf.Tensor) -> tf.Tensor:
-    """The frames, then their mirror images, as one batch (`mirror_average`).
-
-    Training flips faces, so the model draws both halves of every face; on real faces the two
-    draws disagree mostly in noise that landmarks read as expression (README, configs/real.yaml)."""
-    return tf.concat([images, tf.reverse(images, [2])], 0)
-
-
-def mirror_mean(swapped: tf.Tensor) -> tf.Tensor:
-    """The mean of each frame's swap and its mirror image's swap, mirrored back."""
-    n = tf.shape(swapped)[0] // 2
-    return (swapped[:n] + tf.reverse(swapped[n:], [2])) / 2
 
 
 def load_trained(run: Path, policy: str = "float32") -> TrainedModel:

@@ -326,7 +326,7 @@ class _Trainer:
         stats = self.stats if self.stats.ready(level) else None
         with self.averaged():
             preview.write([folder / f"{tag}.png", folder / "latest.png"], self.model, level, alpha, samples, stats, str(self.run),
-                          self.config.latent_match)
+                          self.config.latent_match, self.config.mirror_average)
 
     def measure_latents(self) -> None:
         """Latent statistics for the swap's matching, from the averaged weights at the current level."""

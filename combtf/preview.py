@@ -24,8 +24,8 @@ def grid(model: CombModel, level: int, alpha: float, samples: dict[str, np.ndarr
         x = images.astype(np.float32) / 255.0
         z = model.encode(with_mirrors(x) if mirror else x, level, alpha)
         codes = {name: stats.match(z, name, ident, strength) if stats else z for name in names}
-        decoded = {name: model.decode(codes[name], name, level, alpha) for name in names}
-        decoded = {name: np.asarray(mirror_mean(d) if mirror else d) for name, d in decoded.items()}
+        drawn = {name: model.decode(codes[name], name, level, alpha) for name in names}
+        decoded = {name: np.asarray(mirror_mean(d) if mirror else d) for name, d in drawn.items()}
         columns = [x, decoded[ident]] + [decoded[name] for name in names if name != ident]
         rows.append(np.concatenate([np.concatenate(list(col), axis=0) for col in columns], axis=1))
     sheet = (np.clip(np.concatenate(rows, axis=0), 0, 1) * 255).round().astype(np.uint8)

@@ -25,8 +25,8 @@ from combtf.averaging import WeightAverage
 from combtf.config import TrainConfig, load_config
 from combtf.errors import CombtfError
 from combtf.latents import LatentStats
-from combtf.mirror import mirror_mean, with_mirrors
 from combtf.levels import level_of, resolution
+from combtf.mirror import mirror_mean, with_mirrors
 from combtf.model import Architecture, CombModel
 
 log = logging.getLogger(__name__)

@@ -50,6 +50,7 @@ class TrainConfig:
     loss: str = "ssim"
     l1_weight: float = 0.0
     eyes_mouth_weight: float = 0.0
+    detail_weight: float = 0.0  # gradient difference over the eye and mouth boxes
     swap_cycle_weight: float = 0.0
     clip_norm: float = 1.0
     weight_average: float = 0.99
@@ -91,6 +92,7 @@ class TrainConfig:
             (self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
             (self.l1_weight >= 0, "l1_weight must be >= 0"),
             (self.eyes_mouth_weight >= 0, "eyes_mouth_weight must be >= 0"),
+            (self.detail_weight >= 0, "detail_weight must be >= 0"),
             (self.swap_cycle_weight >= 0, "swap_cycle_weight must be >= 0"),
             (self.clip_norm >= 0, "clip_norm must be >= 0"),
             (0 < self.affine_amount <= 4, "affine_amount must be in (0, 4] (4: +-40 degrees, +-20 % scale and shift)"),

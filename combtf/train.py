@@ -110,7 +110,7 @@ def make_step(
             for ident, z, target, mask in zip(identities, latents, targets, masks):
                 # the mask is applied inside the loss, after the forward pass, to output and target
                 loss, score = reconstruction_loss(model.decode(z, ident, level, alpha), target, mask, config.loss,
-                                                  config.l1_weight, config.eyes_mouth_weight)
+                                                  config.l1_weight, config.eyes_mouth_weight, config.detail_weight)
                 losses.append(loss)
                 scores.append(score)
             loss = tf.reduce_mean(tf.concat(losses, 0))

@@ -3,8 +3,8 @@ import pytest
 import tensorflow as tf
 
 from combtf.faces.align import template
-from combtf.losses import (code_distance, eyes_and_mouth, masked_l1, masked_ms_ssim, masked_psnr, masked_ssim, ms_ssim_scales,
-                           reconstruction_loss)
+from combtf.losses import (code_distance, eyes_and_mouth, masked_gradient_l1, masked_l1, masked_ms_ssim, masked_psnr, masked_ssim,
+                           ms_ssim_scales, reconstruction_loss)
 
 
 def face_mask(size: int, radius: float) -> tf.Tensor:
@@ -69,7 +69,21 @@ def test_ms_ssim_only_where_it_fits() -> None:
     assert float(score[0]) == pytest.approx(float(masked_ssim(x, y, mask)[0]), abs=1e-6)
 
 
-def test_eyes_and_mouth_term_weighs_only_the_eye_and_mouth_boxes() -> None:
+def test_gradient_difference_reads_edges_not_shades() -> None:
+    size = 32
+    mask = face_mask(size, 0.4)
+    edge = np.zeros([1, size, size, 3], np.float32)
+    edge[:, :, size // 2 :] = 1.0
+    edge = tf.constant(edge)
+    assert float(masked_gradient_l1(edge + 0.1, edge, mask)[0]) == pytest.approx(0.0, abs=1e-6)  # a shade: no cost
+    assert float(masked_l1(edge + 0.1, edge, mask)[0]) == pytest.approx(0.1, abs=1e-6)
+    assert float(masked_gradient_l1(tf.roll(edge, 1, 2), edge, mask)[0]) > 0.01  # the edge one pixel to the right
+    outside = tf.where(mask > 0, edge, tf.random.stateless_uniform(edge.shape, [4, 4]))
+    assert float(masked_gradient_l1(outside, edge, mask)[0]) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("term", ["eyes_mouth_weight", "detail_weight"])
+def test_eyes_and_mouth_terms_weigh_only_the_eye_and_mouth_boxes(term: str) -> None:
     size = 64
     region = eyes_and_mouth(size).numpy()[0, ..., 0]
     points = np.round(template(size)[36:68]).astype(int)
@@ -78,7 +92,7 @@ def test_eyes_and_mouth_term_weighs_only_the_eye_and_mouth_boxes() -> None:
     mask, target = tf.ones([1, size, size, 1]), smooth_image(size, 5)
 
     def loss(pred: tf.Tensor, weight: float) -> float:
-        return float(reconstruction_loss(pred, target, mask, eyes_mouth_weight=weight)[0][0])
+        return float(reconstruction_loss(pred, target, mask, **{term: weight})[0][0])
 
     forehead = target.numpy()
     forehead[0, 2:8, 20:44] = 0.0

@@ -31,6 +31,7 @@ _OPTIONS = [
     ("--l1-weight", float, "Weight of an extra masked L1 term. [0]"),
     ("--eyes-mouth-weight", float, "Weight of a masked L1 term over the eye and mouth boxes alone. [0]"),
     ("--detail-weight", float, "Weight of a gradient-difference term over the eye and mouth boxes. [0]"),
+    ("--expression-balance", float, "Draw rare expressions more often: crops by density**-this, 0-1 (0: uniformly). [0]"),
     ("--swap-cycle-weight", float, "Weight of the swap cycle: swaps must encode back to their frame's code. [0]"),
     ("--latent-match", float, "How far swaps move the target's code to the source's statistics, 0-1. [1]"),
     ("--affine-amount", float, "Random rotation, scale and shift, as a multiple of +-10 degrees, +-5 % and +-5 %. [1.0]"),

@@ -52,6 +52,7 @@ class TrainConfig:
     eyes_mouth_weight: float = 0.0
     detail_weight: float = 0.0  # gradient difference over the eye and mouth boxes
     swap_cycle_weight: float = 0.0
+    expression_balance: float = 0.0  # draw crops by density**-this of their expression (0: uniformly)
     clip_norm: float = 1.0
     weight_average: float = 0.99
     latent_match: float = 1.0  # how far a swap moves the target's code to the source's statistics
@@ -94,6 +95,7 @@ class TrainConfig:
             (self.eyes_mouth_weight >= 0, "eyes_mouth_weight must be >= 0"),
             (self.detail_weight >= 0, "detail_weight must be >= 0"),
             (self.swap_cycle_weight >= 0, "swap_cycle_weight must be >= 0"),
+            (0 <= self.expression_balance <= 1, "expression_balance must be in [0, 1] (0: uniform draws, 1: even over expressions)"),
             (self.clip_norm >= 0, "clip_norm must be >= 0"),
             (0 < self.affine_amount <= 4, "affine_amount must be in (0, 4] (4: +-40 degrees, +-20 % scale and shift)"),
             (0 < self.warp_amount < 0.5, "warp_amount must be in (0, 0.5) of a grid cell (grid points must not cross)"),

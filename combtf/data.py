@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from combtf.balance import draw_weights
 from combtf.errors import CombtfError
 from combtf.images import list_images, read_image, read_mask, resize
 
@@ -112,16 +113,18 @@ class LevelData:
     size: int
     images: dict[str, np.ndarray]
     masks: dict[str, np.ndarray]
+    draw_weights: dict[str, np.ndarray | None] = field(default_factory=dict)  # None: uniform
 
 
-def load_level(faces: FaceSet, size: int, warned: set[str] | None = None) -> LevelData:
-    images, masks = {}, {}
+def load_level(faces: FaceSet, size: int, warned: set[str] | None = None, expression_balance: float = 0.0) -> LevelData:
+    images, masks, weights = {}, {}, {}
     for ident, paths in faces.images.items():
         images[ident], masks[ident], unmasked = load_crops(paths, size, faces.skipped)
+        weights[ident] = draw_weights([p for p in paths if str(p) not in faces.skipped], expression_balance)
         if unmasked and warned is not None and ident not in warned:
             warned.add(ident)
             log.warning("%s: %d of %d images have no mask; the whole frame is used", faces.root / ident, unmasked, len(paths))
-    return LevelData(size, images, masks)
+    return LevelData(size, images, masks, weights)
 
 
 @dataclass(frozen=True)
@@ -226,14 +229,18 @@ def dataset(
     aug: Augment,
 ) -> tf.data.Dataset:
     """Steps first_step..last_step-1; each element is (inputs, targets, masks), one [B, ...] per identity."""
-    tensors = [(tf.constant(level.images[i]), tf.constant(level.masks[i])) for i in identities]
+    tensors = [(tf.constant(level.images[i]), tf.constant(level.masks[i]), level.draw_weights.get(i)) for i in identities]
 
     def make(step: tf.Tensor) -> tuple[tuple[tf.Tensor, ...], ...]:
         inputs, targets, masks = [], [], []
-        for index, (imgs, msks) in enumerate(tensors):
+        for index, (imgs, msks, weights) in enumerate(tensors):
             key = tf.stack([tf.constant(seed * 1_000_003 + index * 7_919 + level.size, tf.int64), step])
             draw, aug_seed = tf.unstack(tf.random.experimental.stateless_split(key, 2))
-            picks = tf.random.stateless_uniform([batch_size], draw, 0, imgs.shape[0], dtype=tf.int32)
+            if weights is None:
+                picks = tf.random.stateless_uniform([batch_size], draw, 0, imgs.shape[0], dtype=tf.int32)
+            else:
+                logits = tf.constant(np.log(weights)[None], tf.float32)
+                picks = tf.random.stateless_categorical(logits, batch_size, draw, dtype=tf.int32)[0]
             x, t, m = augment(tf.gather(imgs, picks), tf.gather(msks, picks), aug_seed, aug)
             inputs.append(x)
             targets.append(t)

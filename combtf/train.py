@@ -371,7 +371,7 @@ class _Trainer:
         """Run the rest of `phase`; False when `stop_after` ended this invocation inside it."""
         size = resolution(phase.level)
         if self.level_data is None or self.level_data.size != size:
-            self.level_data = data.load_level(self.faces, size, self.warned)
+            self.level_data = data.load_level(self.faces, size, self.warned, self.config.expression_balance)
         if phase.level not in self.step_fns:
             self.step_fns[phase.level] = make_step(self.model, self.optimizer, self.average, phase.level, self.config, self.strategy)
         if self.average is not None:

@@ -28,6 +28,7 @@ class FaceSet:
     root: Path
     images: dict[str, list[Path]]
     skipped: dict[str, str] = field(default_factory=dict)  # path -> reason
+    draw_weights: dict[tuple[str, float], np.ndarray | None] = field(default_factory=dict)  # (identity, balance) -> weights
 
     @property
     def identities(self) -> list[str]:
@@ -120,7 +121,10 @@ def load_level(faces: FaceSet, size: int, warned: set[str] | None = None, expres
     images, masks, weights = {}, {}, {}
     for ident, paths in faces.images.items():
         images[ident], masks[ident], unmasked = load_crops(paths, size, faces.skipped)
-        weights[ident] = draw_weights([p for p in paths if str(p) not in faces.skipped], expression_balance)
+        if (ident, expression_balance) not in faces.draw_weights:  # the sidecars are read once a run, not once a level
+            kept = [p for p in paths if str(p) not in faces.skipped]
+            faces.draw_weights[ident, expression_balance] = draw_weights(kept, expression_balance)
+        weights[ident] = faces.draw_weights[ident, expression_balance]
         if unmasked and warned is not None and ident not in warned:
             warned.add(ident)
             log.warning("%s: %d of %d images have no mask; the whole frame is used", faces.root / ident, unmasked, len(paths))

@@ -74,3 +74,15 @@ def test_batches_draw_by_the_weights(tmp_path: Path) -> None:
     expected = draw_weights(faces.images["a"], 1.0)[9]
     assert shares[0.0] == pytest.approx(0.1, abs=0.03)
     assert shares[1.0] == pytest.approx(expected, abs=0.03)
+
+
+def test_sidecars_are_read_once_a_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    paths = calm_person(tmp_path / "a")
+    calm_person(tmp_path / "b")
+    paths[3].with_suffix(".json").write_text("not json")
+    faces = data.scan(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        for size in (4, 8):
+            level = data.load_level(faces, size, expression_balance=1.0)
+    assert caplog.text.count("f3.png") == 1
+    assert level.draw_weights["a"] is None and level.draw_weights["b"] is not None

@@ -7,7 +7,7 @@ RUN    := runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
 .PHONY: demo demo-real test install browser clean
 
-$(BIN)/combtf: setup.py setup.cfg
+$(BIN)/combtf: setup.py setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e '.[cpu,test]'
@@ -26,12 +26,12 @@ demo: install
 	@echo
 	@echo "Done. Previews: $(RUN)/previews/   Swaps: swaps/demo/   Scores: $(RUN)/evaluation.json"
 	@echo "Latent space:  $(RUN)/latent.png   Coverage: $(RUN)/coverage.html (and coverage.json)"
-	@echo "SavedModels:   exported_models/$(notdir $(RUN))/ (README, 'Serving')"
+	@echo "SavedModels:   exported_models/$(notdir $(RUN))/ (docs/serving.md)"
 	@echo "TensorBoard:   $(BIN)/tensorboard --logdir $(RUN)/logs"
 
 # Real faces: the four people of ../shared/faces (only on the project's machines and CI; a clone
-# gets a one-line message). Extracts once into data/real, trains configs/real.yaml (about 20 min on
-# 2 cores), judges every pair's swaps of held-back frames and prints the figures.
+# gets a one-line message). Extracts once into data/real, trains configs/real.yaml (about 15 min on
+# 2 cores), judges every pair's swaps of held-back frames and prints the figures (docs/judging.md).
 demo-real: install
 	$(BIN)/python benchmarks/real_quality.py --config configs/real.yaml --work data/real --out runs/real-$(shell date +%Y%m%d-%H%M%S)
 
@@ -42,8 +42,11 @@ browser:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1; } || \
 	  echo "chromium could not be installed: the browser test will be skipped"
 
+# The layering contract (setup.cfg) and the linter (pyproject.toml) first: they take seconds.
 # pytest exits 5 when it collected no test; that is not a failure of the code.
 test: install browser
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q --durations=15; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
 clean:

@@ -13,7 +13,7 @@ construction), and that percentile after scaling the reference to meet A's score
 10th percentile (`calibrated`, what `combtf coverage` uses).  Precision counts a flagged frame
 as right when its mouth is open beyond ben's range (> 0.2); recall is over the clearly open
 frames.  Pairs without ben (full overlap) report the share of frames each rule leaves covered.
-This is the evidence for the measure `combtf coverage` uses (README, "Latent space").
+This is the evidence for the measure `combtf coverage` uses (docs/latent-space.md, docs/experiments/coverage.md).
 """
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ def mouth_opening(gray_crops: list[np.ndarray]) -> np.ndarray:
     """Inner-lip gap over nose-bridge-to-chin distance, from dlib's 68 points in the template's box."""
     from PIL import Image
 
-    from combtf.faces.align import template
     from combtf.faces.landmarks import LandmarkPredictor, predictor_box
+    from combtf.faces.template import template
 
     predictor, box = LandmarkPredictor(), predictor_box(template(LANDMARK_SIZE))
     out = []
@@ -63,9 +63,9 @@ def scores(trained: object, x: dict, m: dict, codes: dict, a: str, b: str) -> di
     """Per frame of `a`: the candidate measures against `b`'s decoder (higher: less covered)."""
     from sklearn.neighbors import NearestNeighbors
 
-    from combtf.coverage import mouth_difference
-    from combtf.faces.align import MOUTH, feature_box
-    from combtf.losses import masked_l1
+    from combtf.analysis.coverage import mouth_difference
+    from combtf.faces.template import MOUTH, feature_box
+    from combtf.training.losses import masked_l1
 
     def mouth_structure(frames: np.ndarray, swaps: np.ndarray) -> np.ndarray:
         """1 - normalised cross-correlation of the grey mouth regions (contrast taken out too)."""
@@ -92,7 +92,7 @@ def scores(trained: object, x: dict, m: dict, codes: dict, a: str, b: str) -> di
 
 
 def train_default(work: Path, config: Path) -> tuple[Path, Path]:
-    combtf = [sys.executable, "-c", "from cli.main import main; main()"]
+    combtf = [sys.executable, "-c", "from combtf_cli.main import main; main()"]
     subprocess.run([*combtf, "demo-data", str(work / "set"), "--images", "300", "--size", "64", "--closed-mouth", CLOSED], check=True)
     subprocess.run([*combtf, "train", "--config", str(config), "--data", str(work / "set" / "train"),
                     "--out", str(work / "run"), "--quiet"], check=True)  # fmt: skip
@@ -108,23 +108,24 @@ def main() -> None:
     args = parser.parse_args()
     from sklearn.metrics import roc_auc_score
 
-    from combtf import data
-    from combtf.coverage import threshold
-    from combtf.latents import encode_images
-    from combtf.run import load_trained
+    from combtf.analysis.coverage import threshold
+    from combtf.data.faceset import load_crops, scan
+    from combtf.model.latent_stats import encode_images
+    from combtf.swap.from_run import load_trained
 
     with tempfile.TemporaryDirectory(prefix="combtf-coverage-") as tmp:
         run, root = (args.model, args.data) if args.model else train_default(Path(tmp), args.config)
         trained = load_trained(run)
-        faces = data.scan(root)
+        faces = scan(root)
         x, m, codes, mouth = {}, {}, {}, {}
         for name, paths in faces.images.items():
             paths = paths[: args.frames]
-            images, masks, _ = data.load_crops(paths, trained.resolution)
+            images, masks, _ = load_crops(paths, trained.resolution)
             x[name], m[name] = images / np.float32(255), masks / np.float32(255)
             z = encode_images(trained.model, images, trained.level).reshape(len(images), -1)
             codes[name] = (z - z.mean(0)) / np.maximum(z.std(0), 1e-4)
-            truth = {row["stem"]: float(row["mouth_open"]) for row in csv.DictReader(open(root / name / "performances.csv"))}
+            with open(root / name / "performances.csv") as table:
+                truth = {row["stem"]: float(row["mouth_open"]) for row in csv.DictReader(table)}
             mouth[name] = np.array([truth[p.stem] for p in paths])
         for a in faces.identities:
             for b in faces.identities:

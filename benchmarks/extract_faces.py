@@ -31,15 +31,14 @@ def main() -> None:
 
     import numpy as np
 
-    from combtf.faces import align
     from combtf.faces.extract import ExtractOptions, extract
-    from combtf.faces.landmarks import LEFT_EYE, RIGHT_EYE
+    from combtf.faces.template import LEFT_EYE, RIGHT_EYE, template
 
     def eyes(points: object) -> np.ndarray:
         points = np.asarray(points)
         return np.stack([points[RIGHT_EYE].mean(axis=0), points[LEFT_EYE].mean(axis=0)])
 
-    template = eyes(align.template(args.size))
+    expected = eyes(template(args.size))
     options = ExtractOptions(size=args.size, every=args.every)
     with tempfile.TemporaryDirectory() as tmp:
         inputs = [(p.name, p) for p in sorted((args.faces / "photos").iterdir()) if p.is_dir()]
@@ -48,7 +47,8 @@ def main() -> None:
             start = time.perf_counter()
             summary = extract([path], Path(name).stem, tmp, options, progress=False)
             seconds = time.perf_counter() - start
-            offsets = [np.abs(eyes(json.loads(c.with_suffix(".json").read_text())["crop_landmarks"]) - template).max() / args.size for c in summary.crops]
+            landmarks = [json.loads(c.with_suffix(".json").read_text())["crop_landmarks"] for c in summary.crops]
+            offsets = [np.abs(eyes(points) - expected).max() / args.size for points in landmarks]
             print(json.dumps({
                 "input": name, "frames": summary.frames, "faces": summary.faces,
                 "detection_rate": round(summary.faces / max(summary.frames, 1), 4),

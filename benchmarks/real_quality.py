@@ -36,7 +36,7 @@ TARGETS = {"identity_retrieval": 0.9, "mouth_r": 0.6, "eyes_r": 0.5}
 def prepare(work: Path, size: int) -> tuple[Path, Path]:
     """work/train/<person>/ and work/heldback/<person>/ (crop, mask and sidecar move together)."""
     from combtf.faces.extract import ExtractOptions, extract
-    from combtf.images import list_images
+    from combtf.io.images import list_images
 
     train, held = work / "train", work / "heldback"
     if train.is_dir() and held.is_dir():
@@ -60,10 +60,10 @@ def prepare(work: Path, size: int) -> tuple[Path, Path]:
 def measure_consistency(held: Path, people: list[str], model_size: int, size: int) -> dict:
     """Each held-back crop's landmarks read at the model's resolution vs at the extraction's: the
     share of an expression the measure itself still sees at that resolution (a swap cannot beat it)."""
-    from combtf.data import load_crops
+    from combtf.analysis.judge import agreement
+    from combtf.data.faceset import load_crops
     from combtf.faces.recognise import FaceReader
-    from combtf.images import list_images
-    from combtf.judge import agreement
+    from combtf.io.images import list_images
 
     reader = FaceReader()
     out = {}
@@ -91,11 +91,12 @@ def main() -> None:
         sys.exit(f"error: {FACES}: the real footage is not here (it comes with the project's work machines and CI, "
                  "not with a clone); train on your own faces with combtf extract + combtf train instead")
 
+    from combtf.analysis.judge import contact_sheet, judge
+    from combtf.analysis.judge import overall as judge_overall
     from combtf.config import load_config
-    from combtf.images import list_images
-    from combtf.judge import contact_sheet, judge, overall as judge_overall
-    from combtf.run import load_trained
-    from combtf.train import train
+    from combtf.io.images import list_images
+    from combtf.swap.from_run import load_trained
+    from combtf.training.loop import train
 
     train_dir, held = prepare(args.work, args.size)
     seconds = None

@@ -9,6 +9,7 @@ the SavedModel's signatures loaded by plain `tf.saved_model.load`, as a serving 
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import os
@@ -28,10 +29,12 @@ def make_run(root: Path, resolution: int, width: float, identities: int, mirror:
     import tensorflow as tf
 
     from combtf.config import TrainConfig, save_config
-    from combtf.latents import LatentStats
     from combtf.levels import level_of
-    from combtf.model import CombModel
-    from combtf.run import CHECKPOINTS, CONFIG, TrainState, architecture, make_average, make_checkpoint
+    from combtf.model.latent_stats import LatentStats
+    from combtf.model.network import CombModel, architecture
+    from combtf.training.checkpoints import TrainState, make_checkpoint
+    from combtf.training.run_folder import CHECKPOINTS, CONFIG
+    from combtf.training.weight_average import make_average
 
     names = [f"id{i}" for i in range(identities)]
     config = TrainConfig(out=str(root / "run"), max_resolution=resolution, width=width, identities=names, mirror_average=mirror)
@@ -50,11 +53,15 @@ def make_run(root: Path, resolution: int, width: float, identities: int, mirror:
 
 
 def make_export(root: Path, resolution: int, width: float, identities: int, policy: str, mirror: bool) -> Path:
-    from combtf.export import export
-    from combtf.run import load_trained
+    from combtf.swap.export import export
+    from combtf.swap.from_run import load_trained
 
     run = make_run(root, resolution, width, identities, mirror)
     return export(load_trained(run, policy), root / "exports", ["id0"]).versions["id0"]
+
+
+def _output(signature: object, key: str, **inputs: object) -> object:
+    return signature(**inputs)[key]
 
 
 def main() -> None:
@@ -80,10 +87,10 @@ def main() -> None:
             images = tf.constant(rng.random((batch, args.resolution, args.resolution, 3), np.float32))
             png = io.BytesIO()
             Image.fromarray((images.numpy()[0] * 255).astype(np.uint8)).save(png, format="PNG")
+            targets, encoded = tf.constant(["id1"] * batch), tf.constant([png.getvalue()] * batch)
             calls = {
-                "serving_default": lambda: loaded.signatures["serving_default"](images=images, target=tf.constant(["id1"] * batch))["swapped"],
-                "serving_bytes": lambda: loaded.signatures["serving_bytes"](
-                    image_bytes=tf.constant([png.getvalue()] * batch), target=tf.constant(["id1"] * batch))["png_bytes"],
+                "serving_default": functools.partial(_output, loaded.signatures["serving_default"], "swapped", images=images, target=targets),
+                "serving_bytes": functools.partial(_output, loaded.signatures["serving_bytes"], "png_bytes", image_bytes=encoded, target=targets),
             }
             for name, call in calls.items():
                 call().numpy()  # warm-up
@@ -95,7 +102,8 @@ def main() -> None:
                     times.append(time.perf_counter() - t0)
                 median = float(np.median(times))
                 print(json.dumps({
-                    "signature": name, "precision": args.precision, "mirror_average": args.mirror_average, "res": args.resolution, "width": args.width, "batch": batch,
+                    "signature": name, "precision": args.precision, "mirror_average": args.mirror_average, "res": args.resolution,
+                    "width": args.width, "batch": batch,
                     "crops_per_s": round(batch / median, 1), "call_ms_median": round(median * 1000, 1), "calls": len(times),
                     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                     "cpus": os.cpu_count(), "tensorflow": tf.__version__,

@@ -35,8 +35,9 @@ def main() -> None:
 
     from combtf.faces.extract import ExtractOptions, FaceFinder, video_faces
     from combtf.faces.video import probe
-    from combtf.run import load_trained
-    from combtf.swap_frames import BlendOptions, swap_frames
+    from combtf.swap.blend import BlendOptions
+    from combtf.swap.frames import swap_frames
+    from combtf.swap.from_run import load_trained
 
     with tempfile.TemporaryDirectory() as tmp:
         trained = load_trained(make_run(Path(tmp), args.resolution, args.width, 2), args.precision)

@@ -23,6 +23,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -90,12 +94,14 @@ class Rig:
     def __init__(self, level: int, policy: str, args: argparse.Namespace, level_data: object, names: list[str]) -> None:
         import tensorflow as tf
 
-        from combtf import data, precision
         from combtf.config import TrainConfig
+        from combtf.data.augment import Augment
+        from combtf.data.pipeline import dataset
         from combtf.levels import resolution
-        from combtf.model import CombModel
-        from combtf.run import architecture, make_average
-        from combtf.train import make_optimizer, make_step
+        from combtf.model import precision
+        from combtf.model.network import CombModel, architecture
+        from combtf.training.step import make_optimizer, make_step
+        from combtf.training.weight_average import make_average
 
         precision.apply(policy)  # layers take the global policy when they are built
         config = TrainConfig(max_resolution=max(resolution(level), 8), width=args.width, batch_size=args.batch_size,
@@ -104,7 +110,7 @@ class Rig:
         optimizer = make_optimizer(config, policy)
         optimizer.build(self.model.trainable_variables)
         self.step = make_step(self.model, optimizer, make_average(self.model, config), level, config, tf.distribute.get_strategy())
-        batches = data.dataset(level_data, names, args.batch_size, 0, 0, args.warmup + args.steps, data.Augment())
+        batches = dataset(level_data, names, args.batch_size, 0, 0, args.warmup + args.steps, Augment())
         self.real = iter(batches)
         self.constant = next(iter(batches))
         self.probe = ConvPeak(policy)
@@ -115,7 +121,7 @@ class Rig:
     def run(self, source: str, alpha: tf.Tensor, timed: bool, gflop: float) -> None:
         import tensorflow as tf
 
-        from combtf import precision
+        from combtf.model import precision
 
         precision.apply(self.policy)  # the first call traces the step under this rig's policy
         batch = next(self.real) if source == "real" else self.constant
@@ -138,15 +144,15 @@ def measure(level: int, policies: list[str], sources: list[str], args: argparse.
     import numpy as np
     import tensorflow as tf
 
-    from combtf import data
+    from combtf.data.faceset import load_level, scan
+    from combtf.data.synthetic import write_demo_data
     from combtf.levels import resolution
-    from combtf.synthetic import write_demo_data
 
     res = resolution(level)
     with tempfile.TemporaryDirectory() as tmp:
         write_demo_data(Path(tmp) / "set", identities=args.identities, images=64, eval_images=1, size=max(res, 8))
-        faces = data.scan(Path(tmp) / "set" / "train")
-        level_data = data.load_level(faces, res)
+        faces = scan(Path(tmp) / "set" / "train")
+        level_data = load_level(faces, res)
     rigs = [Rig(level, policy, args, level_data, faces.identities) for policy in policies]
     alpha = tf.constant(0.5 if level > 0 else 1.0)  # fade-in: the costlier of the two phases
     images = args.batch_size * args.identities

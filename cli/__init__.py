@@ -1,4 +1,1 @@
-"""Thin click commands over the combtf library."""
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's C++ banner out of the user's terminal
+"""Thin click commands over the combtf library, installed as `combtf_cli` (the folder keeps the design card's name)."""

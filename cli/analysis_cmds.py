@@ -1,21 +1,25 @@
 """`combtf latent-plot` and `combtf coverage`: look inside a trained run's latent space."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import click
 from tqdm import tqdm
 
-from cli.common import split_names
+from combtf.analysis.latent_map import METHODS
+from combtf.config import INFERENCE_PRECISIONS
+from combtf_cli.common import split_names
 
 if TYPE_CHECKING:
-    from combtf.run import TrainedModel
+    from combtf.swap.from_run import TrainedModel
 
 
-def _load(model: str | None, precision: str) -> "TrainedModel":
-    from combtf.precision import choose
-    from combtf.run import find_run, load_trained
+def _load(model: str | None, precision: str) -> TrainedModel:
+    from combtf.model.precision import choose
+    from combtf.swap.from_run import load_trained
+    from combtf.training.run_folder import find_run
 
     return load_trained(find_run(model), choose(precision)[0])
 
@@ -28,7 +32,7 @@ def _sampled_frames(command: Callable) -> Callable:
                      help="One folder per identity (default: the run's training data)."),
         click.option("--identities", default=None, help="Comma-separated identities (default: all in the data)."),
         click.option("--max-samples", type=int, default=500, show_default=True, help="Frames per identity, evenly spaced."),
-        click.option("--precision", type=click.Choice(["float32", "mixed_bfloat16", "auto"]), default="auto", show_default=True,
+        click.option("--precision", type=click.Choice(INFERENCE_PRECISIONS), default="auto", show_default=True,
                      help="Compute precision of the encoder and decoders; auto: bfloat16 where the hardware runs it fast."),
     ]  # fmt: skip
     for option in reversed(options):
@@ -39,7 +43,7 @@ def _sampled_frames(command: Callable) -> Callable:
 @click.command("latent-plot")
 @_sampled_frames
 @click.option("--level", type=int, default=None, help="Level to encode at (default: the run's last).")
-@click.option("--method", type=click.Choice(["tsne", "pca", "umap"]), default="tsne", show_default=True)
+@click.option("--method", type=click.Choice(METHODS), default=METHODS[0], show_default=True)
 @click.option("--centre", is_flag=True, help="Standardise each identity's codes first, as latent matching does for swaps.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("latent.png"), show_default=True)
 def latent_plot(model: str | None, data_dir: Path | None, identities: str | None, max_samples: int, precision: str,
@@ -47,7 +51,8 @@ def latent_plot(model: str | None, data_dir: Path | None, identities: str | None
     """Scatter plot of every identity's latent codes in 2-D, and an overlap score per pair."""
     import numpy as np
 
-    from combtf.latent_space import centred, check_level, overlap, plot, reduce, sample_frames, split
+    from combtf.analysis.latent_codes import check_level, sample_frames
+    from combtf.analysis.latent_map import centred, overlap, plot, reduce, split
     from combtf.levels import resolution
 
     trained = _load(model, precision)
@@ -56,7 +61,7 @@ def latent_plot(model: str | None, data_dir: Path | None, identities: str | None
     with tqdm(unit="frame", desc="encoding", delay=0.5) as bar:
         frames = sample_frames(trained, folder, split_names(identities), level, max_samples, progress=bar.update)
     codes = centred(frames.codes) if centre else frames.codes
-    points = split(reduce(np.concatenate(list(codes.values())), method), frames)
+    points = split(reduce(np.concatenate(list(codes.values())), method), codes)
     title = f"{trained.run.name}: level {frames.level} ({resolution(frames.level)} px), {method}{', centred' if centre else ''}"
     plot(points, title, out)
     click.echo(f"plot written to {out}")
@@ -67,7 +72,7 @@ def latent_plot(model: str | None, data_dir: Path | None, identities: str | None
 
 @click.command("coverage")
 @_sampled_frames
-@click.option("--method", type=click.Choice(["tsne", "pca", "umap"]), default="tsne", show_default=True, help="2-D map in the page.")
+@click.option("--method", type=click.Choice(METHODS), default=METHODS[0], show_default=True, help="2-D map in the page.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("coverage.html"), show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the result here.")
 def coverage(model: str | None, data_dir: Path | None, identities: str | None, max_samples: int, precision: str,
@@ -77,10 +82,11 @@ def coverage(model: str | None, data_dir: Path | None, identities: str | None, m
 
     import numpy as np
 
-    from combtf import coverage as cov
-    from combtf.config import write_atomic
-    from combtf.coverage_report import write_report
-    from combtf.latent_space import centred, reduce, sample_frames
+    from combtf.analysis import coverage as cov
+    from combtf.analysis.coverage_page import write_report
+    from combtf.analysis.latent_codes import sample_frames
+    from combtf.analysis.latent_map import centred, reduce
+    from combtf.io.atomic import write_atomic
 
     trained = _load(model, precision)  # at its last level: the one swaps use
     folder = data_dir or Path(trained.config.data or ".")
@@ -96,4 +102,5 @@ def coverage(model: str | None, data_dir: Path | None, identities: str | None, m
         write_atomic(json_out, (json.dumps(result.to_json(), indent=1) + "\n").encode())
     click.echo(f"coverage report written to {out}" + (f", JSON to {json_out}" if json_out else ""))
     for pair in result.pairs:
-        click.echo(f"  {pair.source:>10} -> {pair.target:<10} coverage {pair.coverage:.3f} ({len(pair.uncovered)} of {len(pair.scores)} frames uncovered)")
+        click.echo(f"  {pair.source:>10} -> {pair.target:<10} coverage {pair.coverage:.3f} "
+                   f"({len(pair.uncovered)} of {len(pair.scores)} frames uncovered)")

@@ -1,11 +1,21 @@
-"""What every command shares: one-line errors, logging, progress bars."""
+"""What every command shares: one-line errors, logging, TensorFlow's start-up lines kept out of sight."""
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import inspect
 import logging
+import os
 import sys
+from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 import click
+
+TENSORFLOW_START_UP = ("All log messages before absl::InitializeLog()", "oneDNN custom operations are on")
 
 
 class CombtfGroup(click.Group):
@@ -37,5 +47,66 @@ def setup_logging(debug: bool) -> None:
     logging.raiseExceptions = False  # a full disk must not turn every line for train.log into a traceback
 
 
+def quiet_tensorflow() -> None:
+    """Keep TensorFlow's start-up lines off the terminal, wherever it is first imported (mtcnn imports it too).
+
+    TF_CPP_MIN_LOG_LEVEL quiets its C++ logging, but two libraries of the wheel print
+    TENSORFLOW_START_UP through absl before absl is set up, which no setting reaches: the import
+    itself runs with the process's stderr pointed at /dev/null."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietImport("tensorflow"))
+
+
+class _QuietImport(importlib.abc.MetaPathFinder):
+    """Finds one module as usual, then runs its import with stderr silenced; steps aside after that."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def find_spec(self, name: str, path: object = None, target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if name != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _SilencedLoader(spec.loader)
+        return spec
+
+
+class _SilencedLoader(importlib.abc.Loader):
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        with _stderr_to_devnull():
+            self._loader.exec_module(module)
+
+    def __getattr__(self, name: str) -> Any:  # resource readers and the like: the real loader's
+        return getattr(self._loader, name)
+
+
+@contextlib.contextmanager
+def _stderr_to_devnull() -> Iterator[None]:
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def split_names(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def default_of(function: Callable, parameter: str) -> Any:
+    """A library function's default, so a command's option shows the one definition."""
+    return inspect.signature(function).parameters[parameter].default

@@ -6,21 +6,25 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from cli.common import split_names
+from combtf.data.synthetic import NAMES, write_demo_data
+from combtf_cli.common import default_of, split_names
+
+
+def _default(name: str) -> object:
+    return default_of(write_demo_data, name)
 
 
 @click.command("demo-data")
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--identities", default=3, show_default=True, type=click.IntRange(2, 8), help="How many people.")
-@click.option("--images", default=400, show_default=True, type=click.IntRange(1), help="Training images per identity.")
-@click.option("--eval-images", default=40, show_default=True, type=click.IntRange(1), help="Evaluation frames per identity.")
-@click.option("--size", default=128, show_default=True, type=click.IntRange(8, 1024), help="Crop size in px.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--identities", default=_default("identities"), show_default=True, type=click.IntRange(2, len(NAMES)), help="How many people.")
+@click.option("--images", default=_default("images"), show_default=True, type=click.IntRange(1), help="Training images per identity.")
+@click.option("--eval-images", default=_default("eval_images"), show_default=True, type=click.IntRange(1), help="Evaluation frames per identity.")
+@click.option("--size", default=_default("size"), show_default=True, type=click.IntRange(8, 1024), help="Crop size in px.")
+@click.option("--seed", default=_default("seed"), show_default=True, type=int)
 @click.option("--closed-mouth", default=None, help="Comma-separated identities that never open their mouths in training.")
 def demo_data(out: Path, identities: int, images: int, eval_images: int, size: int, seed: int, closed_mouth: str | None) -> None:
     """Write a synthetic multi-identity face set with masks and a ground-truth swap split."""
     from combtf.errors import CombtfError
-    from combtf.synthetic import write_demo_data
 
     total = identities * (images + eval_images)
     with tqdm(total=total, unit="img", desc="rendering", delay=0.5) as bar:  # no bar before an early error

@@ -5,12 +5,15 @@ from pathlib import Path
 
 import click
 
-_SIZE = click.option("--size", default=256, show_default=True, type=click.IntRange(16, 2048), help="Crop size in px.")
+from combtf.faces.extract import FACES, ExtractOptions
+
+_DEFAULTS = ExtractOptions()
+_SIZE = click.option("--size", default=_DEFAULTS.size, show_default=True, type=click.IntRange(16, 2048), help="Crop size in px.")
 _IDENTITY = click.option("--identity", required=True, help="Folder name of the person (DIR/NAME).")
 _DATA = click.option("--data", required=True, type=click.Path(file_okay=False, path_type=Path), help="Training data folder.")
 
 
-def _report(summary, out: Path) -> None:  # noqa: ANN001 - ExtractSummary, imported late
+def _report(summary, out: Path) -> None:  # noqa: ANN001 - ExtractSummary
     click.echo(
         f"{summary.files} files, {summary.frames} frames read; {summary.faces} faces written to {out}; "
         f"{summary.frames_without_face} frames without a face; {len(summary.skipped)} files skipped"
@@ -24,14 +27,16 @@ def _report(summary, out: Path) -> None:  # noqa: ANN001 - ExtractSummary, impor
 @_IDENTITY
 @_DATA
 @_SIZE
-@click.option("--every", default=1, show_default=True, type=click.IntRange(1), help="Use every N-th video frame.")
-@click.option("--face", type=click.Choice(["largest", "all"]), default="largest", show_default=True, help="Faces per frame.")
-@click.option("--min-face", default=0.0, show_default=True, type=click.FloatRange(0), help="Ignore faces smaller than this (px).")
-@click.option("--smooth", default=2.0, show_default=True, type=click.FloatRange(0), help="Landmark smoothing over time in video frames (Gaussian sigma; 0: off).")
+@click.option("--every", default=_DEFAULTS.every, show_default=True, type=click.IntRange(1), help="Use every N-th video frame.")
+@click.option("--face", type=click.Choice(FACES), default=_DEFAULTS.face, show_default=True, help="Faces per frame.")
+@click.option("--min-face", default=_DEFAULTS.min_face, show_default=True, type=click.FloatRange(0), help="Ignore faces smaller than this (px).")
+@click.option("--smooth", default=_DEFAULTS.smooth, show_default=True, type=click.FloatRange(0),
+              help="Landmark smoothing over time in video frames (Gaussian sigma; 0: off).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def extract(inputs: tuple[str, ...], identity: str, data: Path, size: int, every: int, face: str, min_face: float, smooth: float, quiet: bool) -> None:
+def extract(inputs: tuple[str, ...], identity: str, data: Path, size: int, every: int, face: str, min_face: float, smooth: float,
+            quiet: bool) -> None:
     """Find faces in photos, folders and videos; write aligned crops, masks and sidecars to DATA/IDENTITY."""
-    from combtf.faces.extract import ExtractOptions, extract as run
+    from combtf.faces.extract import extract as run
 
     summary = run(inputs, identity, data, ExtractOptions(size, every, face, min_face, smooth), progress=not quiet)
     _report(summary, data / identity)

@@ -7,13 +7,19 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from cli.common import split_names
+from combtf.config import INFERENCE_PRECISIONS
+from combtf.swap.blend import BLENDS, COLORS, BlendOptions
+from combtf.swap.inputs import MODES
+from combtf_cli.common import split_names
+
+_BLEND = BlendOptions()
 
 
 def _open(model: str | None) -> object:
     """A run folder, an export folder (with model.json), or the newest run under runs/."""
-    from combtf.exported import is_export, load_exported
-    from combtf.run import find_run, load_trained
+    from combtf.swap.from_export import is_export, load_exported
+    from combtf.swap.from_run import load_trained
+    from combtf.training.run_folder import find_run
 
     if model is not None and is_export(Path(model)):
         return load_exported(Path(model))
@@ -29,28 +35,32 @@ def _open(model: str | None) -> object:
 @click.option("--raw", is_flag=True, help="Write the bare decoder output instead of compositing by the mask.")
 @click.option("--latent-match/--no-latent-match", default=True, show_default=True,
               help="Move the target's code to the source's latent statistics before decoding.")
-@click.option("--mode", type=click.Choice(["auto", "crops", "frames"]), default="auto", show_default=True,
+@click.option("--mode", type=click.Choice(MODES), default=MODES[0], show_default=True,
               help="crops: aligned crops; frames: photos and videos (detect, align, swap, blend back); auto: videos and "
                    "images without a sidecar or masks/ folder are frames.")
-@click.option("--blend", "blend_how", type=click.Choice(["paper", "multiband", "alpha"]), default="paper", show_default=True,
+@click.option("--blend", "blend_how", type=click.Choice(BLENDS), default=_BLEND.how, show_default=True,
               help="Frames: contrast correction + pyramid with the frame's coarse levels (paper), plain pyramid, or feathered mask.")
-@click.option("--color", type=click.Choice(["none", "meanstd", "histogram"]), default="none", show_default=True,
+@click.option("--color", type=click.Choice(COLORS), default=_BLEND.color, show_default=True,
               help="Frames: move the face's colours to the frame's (meanstd: Lab mean/std like DeepFaceLab's rct).")
-@click.option("--coarse-levels", default=2, show_default=True, type=click.IntRange(0), help="Frames, paper blend: pyramid levels taken from the frame.")
-@click.option("--erode", default=0, show_default=True, type=click.IntRange(0), help="Frames: shrink the mask by this many px.")
-@click.option("--feather", default=0, show_default=True, type=click.IntRange(0), help="Frames: extra mask blur in px.")
+@click.option("--coarse-levels", default=_BLEND.coarse, show_default=True, type=click.IntRange(0),
+              help="Frames, paper blend: pyramid levels taken from the frame.")
+@click.option("--erode", default=_BLEND.erode, show_default=True, type=click.IntRange(0), help="Frames: shrink the mask by this many px.")
+@click.option("--feather", default=_BLEND.feather, show_default=True, type=click.IntRange(0), help="Frames: extra mask blur in px.")
 def swap(source: str, target: str, input_spec: str | None, model: str | None, output: Path | None, raw: bool, latent_match: bool,
          mode: str, blend_how: str, color: str, coarse_levels: int, erode: int, feather: int) -> None:  # fmt: skip
     """Swap TARGET's aligned crops, photos or videos to show SOURCE's face."""
     from combtf.errors import CombtfError
-    from combtf.swap import resolve_inputs, swap_crops
-    from combtf.swap_frames import BlendOptions, is_frame_input, swap_frames
+    from combtf.faces.video import VIDEO_EXTS
+    from combtf.swap.crops import swap_crops
+    from combtf.swap.frames import NoFaceError, swap_frames
+    from combtf.swap.inputs import is_frame_input, resolve_inputs
 
     trained = _open(model)
     trained.check_identity(source, "source")
     trained.check_identity(target, "target")
     inputs = resolve_inputs(input_spec, Path(trained.config.data or ".") / target)
     output = output or Path("swaps") / f"{source}_from_{target}"
+    chosen = mode
     if mode == "auto":
         kinds = {is_frame_input(p) for p in inputs}
         if len(kinds) > 1:
@@ -62,7 +72,14 @@ def swap(source: str, target: str, input_spec: str | None, model: str | None, ou
         click.echo(f"wrote {len(summary.written)} swaps to {output} ({len(summary.skipped)} unreadable inputs skipped)")
         return
     options = BlendOptions(blend_how, color, coarse_levels, erode, feather)
-    result = swap_frames(trained, source, target, inputs, output, options, latent_match, progress=True)
+    try:
+        result = swap_frames(trained, source, target, inputs, output, options, latent_match, progress=True)
+    except NoFaceError as exc:
+        for path, reason in sorted(exc.summary.skipped.items()):
+            click.echo(f"  skipped {path}: {reason}", err=True)
+        photos = chosen == "auto" and any(p.suffix.lower() not in VIDEO_EXTS for p in inputs)
+        hint = "; aligned crops from another tool (no masks/ folder, no sidecars)? pass --mode crops" if photos else ""
+        raise CombtfError(f"{exc}{hint}") from exc
     click.echo(
         f"wrote {len(result.written)} files ({result.frames} frames, {result.faces} faces swapped, "
         f"{result.frames_without_face} frames without a face, {result.frames / max(result.seconds, 1e-9):.1f} frames/s) to {output}"
@@ -108,7 +125,7 @@ def evaluate(
     else:
         report = _score_synthetic(trained, eval_dir, pairs if (source or target) else None, latent_match)
     if json_out:
-        from combtf.config import write_atomic
+        from combtf.io.atomic import write_atomic
 
         write_atomic(json_out, (json.dumps(report, indent=2) + "\n").encode())
         click.echo(f"scores written to {json_out}")
@@ -118,9 +135,9 @@ def _judge_real(
     trained: object, pairs: list[tuple[str, str]], input_dir: Path | None, references: Path | None, sheet: Path | None,
     one_target: str | None, match: bool,
 ) -> dict:
+    from combtf.analysis.judge import contact_sheet, judge
     from combtf.errors import CombtfError
-    from combtf.images import list_images
-    from combtf.judge import contact_sheet, judge
+    from combtf.io.images import list_images
 
     references = references or (Path(trained.config.data) if trained.config.data else None)
     if references is None or not references.is_dir():
@@ -161,14 +178,15 @@ def _judge_real(
 
 
 def _score_synthetic(trained: object, eval_dir: Path, pairs: list[tuple[str, str]] | None, latent_match: bool) -> dict:
-    from combtf.evaluate import evaluate as run_evaluation
+    from combtf.analysis.ground_truth import evaluate as run_evaluation
 
     report = run_evaluation(trained, eval_dir, pairs, latent_match)
     click.echo(f"{'source':>10} <- {'target':<10} {'frames':>6} {'mSSIM':>7} {'mPSNR':>7}")
     for row in report["pairs"] + report["reconstructions"]:
         click.echo(f"{row['source']:>10} <- {row['target']:<10} {row['frames']:>6} {row['masked_ssim']:7.4f} {row['masked_psnr']:7.2f}")
     mean = report["mean"]
-    click.echo(f"swaps, mean: masked SSIM {mean['masked_ssim']:.4f}, masked PSNR {mean['masked_psnr']:.2f} dB (rows with source = target are reconstructions)")
+    click.echo(f"swaps, mean: masked SSIM {mean['masked_ssim']:.4f}, masked PSNR {mean['masked_psnr']:.2f} dB "
+               "(rows with source = target are reconstructions)")
     return report
 
 
@@ -178,13 +196,14 @@ def _score_synthetic(trained: object, eval_dir: Path, pairs: list[tuple[str, str
               help="Exports go to OUT/<run name>/<identity>/<version>/.")
 @click.option("--identities", default=None, help="Comma-separated identities to export (default: all).")
 @click.option("--version", "version", type=int, default=None, help="Version number (default: the next free one; never overwrites).")
-@click.option("--precision", type=click.Choice(["float32", "mixed_bfloat16", "auto"]), default="float32", show_default=True,
+@click.option("--precision", type=click.Choice(INFERENCE_PRECISIONS), default=INFERENCE_PRECISIONS[0], show_default=True,
               help="Compute precision inside the SavedModel (inputs and outputs stay float32); auto: bfloat16 where the hardware runs it fast.")
 def export(model: str | None, out: Path, identities: str | None, version: int | None, precision: str) -> None:
     """Export each identity's swap model (shared encoder + its decoder) as a SavedModel for TF Serving."""
-    from combtf import precision as precisions
-    from combtf.export import export as run_export
-    from combtf.run import find_run, load_trained
+    from combtf.model import precision as precisions
+    from combtf.swap.export import export as run_export
+    from combtf.swap.from_run import load_trained
+    from combtf.training.run_folder import find_run
 
     policy, reason = precisions.choose(precision)
     if policy == "mixed_float16":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,16 @@ from typing import Any
 import yaml
 
 from combtf.errors import CombtfError
+from combtf.io.atomic import write_atomic
 from combtf.levels import level_of
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+INFERENCE_PRECISIONS = ("float32", "mixed_bfloat16", "auto")  # swaps, exports, analysis (float16 is not offered); exports default to the first
 OPTIMIZERS = ("adam", "sgd")
 LOSSES = ("ssim", "ms_ssim")
+# How `combtf train` spreads over devices, the first the default. Not part of a run's config: a run may resume
+# on other hardware.
+STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 
 
 @dataclass
@@ -72,7 +76,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     identities: list[str] = field(default_factory=list)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Fail early, with the option's name, on values that would fail hours later."""
         level_of(self.max_resolution, "max_resolution")
         level_of(self.start_resolution, "start_resolution")
@@ -181,26 +185,3 @@ def load_config(path: str | os.PathLike, base: TrainConfig | None = None) -> Tra
 def save_config(config: TrainConfig, path: str | os.PathLike) -> None:
     """Write atomically, so a crash never leaves a half-written config behind."""
     write_atomic(Path(path), yaml.safe_dump(config.to_dict(), sort_keys=False).encode("utf-8"))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to a temp file in the same folder, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; the file should look like any other
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from combtf import blend
-from combtf.images import read_image, read_mask
+from combtf.io.images import read_image, read_mask
+from combtf.swap import blend
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--demo", type=Path, default=Path("data/demo"))

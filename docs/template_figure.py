@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from combtf.faces.align import template
 from combtf.faces.masks import face_mask, outline
+from combtf.faces.template import template
 
 SIZE = 256
 points = template(SIZE)

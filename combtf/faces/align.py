@@ -1,7 +1,5 @@
-"""Similarity alignment of a face onto the crop template, and the warps both ways.
+"""Similarity alignment of a face onto the crop template (`template.py`), and the warps both ways.
 
-Every crop puts the predictor's mean face at the same pixels: the template is that mean
-shape scaled by TEMPLATE_SCALE and placed so that forehead and chin fit inside the crop.
 Only the nose and eye points decide the transform, so an open mouth or raised brows do not
 move or scale the crop.
 """
@@ -10,11 +8,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from combtf.faces.landmarks import STABLE, mean_shape
-
-TEMPLATE_SCALE = 0.6  # crop widths per unit of the mean shape's box
-TEMPLATE_ANCHOR = (0.5, 0.58)  # this mean-shape point ...
-CROP_ANCHOR = (0.5, 0.52)  # ... lands here in the crop (fractions of the crop size)
+from combtf.faces.template import STABLE, template
 
 
 def umeyama(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -33,23 +27,6 @@ def umeyama(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     matrix[:, :2] = scale * rotation
     matrix[:, 2] = dst_mean - matrix[:, :2] @ src_mean
     return matrix
-
-
-def template(size: int) -> np.ndarray:
-    """The 68 template points [68, 2] in pixels of a `size` x `size` crop."""
-    anchor, crop = np.asarray(TEMPLATE_ANCHOR), np.asarray(CROP_ANCHOR)
-    return ((mean_shape() - anchor) * TEMPLATE_SCALE + crop) * size
-
-
-EYES, MOUTH = slice(36, 48), slice(48, 68)  # template points of both eyes, of the mouth
-
-
-def feature_box(size: int, points: slice, pad: float = 0.04) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1): the box of some template points in a `size` crop, padded by `pad` of the crop."""
-    chosen = template(size)[points]
-    x0, y0 = np.floor(chosen.min(0) - pad * size).astype(int)
-    x1, y1 = np.ceil(chosen.max(0) + pad * size).astype(int)
-    return max(x0, 0), max(y0, 0), min(x1, size), min(y1, size)
 
 
 def crop_affine(landmarks: np.ndarray, size: int) -> np.ndarray:

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 import combtf
-from combtf.config import write_atomic
 from combtf.errors import CombtfError
-from combtf.images import write_png
+from combtf.io.atomic import write_atomic
+from combtf.io.images import write_png
 
 TEMPLATE_NAME = "dlib-68-mean-shape"
 

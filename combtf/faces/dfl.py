@@ -18,9 +18,9 @@ from PIL import Image, ImageDraw
 from combtf.errors import CombtfError
 from combtf.faces.align import apply, crop_affine, warp
 from combtf.faces.crops import check_identity, points, safe_name, write_crop
-from combtf.faces.extract import ExtractSummary
+from combtf.faces.extract import ExtractOptions, ExtractSummary
 from combtf.faces.masks import face_mask
-from combtf.images import MAX_PIXELS, read_image
+from combtf.io.images import MAX_PIXELS, read_image
 
 APP15 = 0xEF
 MAX_METADATA = 16 * 1024 * 1024
@@ -162,7 +162,7 @@ def _mask(path: Path, meta: dict, rgb: np.ndarray) -> tuple[np.ndarray | None, s
     return (drawn, "polygons") if drawn is not None else (None, "landmarks")
 
 
-def import_dfl(folder: str | Path, identity: str, data: str | Path, size: int = 256) -> ExtractSummary:
+def import_dfl(folder: str | Path, identity: str, data: str | Path, size: int = ExtractOptions.size) -> ExtractSummary:
     """Every DFL aligned JPEG in `folder` re-aligned to our template, with its mask and a sidecar."""
     check_identity(identity)
     folder = Path(folder)

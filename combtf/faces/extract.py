@@ -23,14 +23,16 @@ from combtf.faces.landmarks import LandmarkPredictor, predictor_box
 from combtf.faces.masks import face_mask
 from combtf.faces.track import Observation, link, smooth
 from combtf.faces.video import VIDEO_EXTS, frames, probe
-from combtf.images import IMAGE_EXTS, read_image
+from combtf.io.images import IMAGE_EXTS, read_image
+
+FACES = ("largest", "all")  # which faces of a frame are extracted
 
 
 @dataclass
 class ExtractOptions:
     size: int = 256
     every: int = 1
-    face: str = "largest"  # or "all"
+    face: str = "largest"  # one of FACES
     min_face: float = 0.0  # px, shorter box side in the source
     smooth: float = 2.0  # Gaussian sigma in frames; 0 = off
     detect_every: int = 10  # video: full detection every N sampled frames, landmarks tracked between
@@ -178,7 +180,8 @@ def video_faces(finder: FaceFinder, path: Path, options: ExtractOptions, tick: C
     return by_frame, len(per_frame)
 
 
-def _faces_of(finder: FaceFinder, path: Path, options: ExtractOptions, summary: ExtractSummary, tick) -> Iterator[tuple[np.ndarray, Observation, bool]]:  # noqa: ANN001
+def _faces_of(finder: FaceFinder, path: Path, options: ExtractOptions, summary: ExtractSummary,
+              tick: Callable[[], None]) -> Iterator[tuple[np.ndarray, Observation, bool]]:
     """(frame, face, smoothed) for every face to write from one photo or video."""
     if path.suffix.lower() in VIDEO_EXTS:
         found, sampled = video_faces(finder, path, options, tick)

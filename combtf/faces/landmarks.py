@@ -1,26 +1,19 @@
-"""68-point landmarks from dlib's shape predictor, and the mean face that the predictor ships.
+"""68-point landmarks from dlib's shape predictor.
 
 The predictor file comes from `face-recognition-models` (no download). Its first record is
 the mean shape of the faces it was trained on, in coordinates of a unit detection box; that
-mean shape is our alignment template, so template and landmarks always agree.
+mean shape is our alignment template (`template.MEAN_SHAPE`), and a predictor file whose mean
+shape differs is refused, so template and landmarks always agree.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from combtf.errors import CombtfError
-
-POINTS = 68
-JAW = slice(0, 17)
-BROWS = slice(17, 27)
-NOSE = slice(27, 36)
-RIGHT_EYE = slice(36, 42)  # the subject's right eye: left in the image
-LEFT_EYE = slice(42, 48)
-MOUTH = slice(48, 68)
-STABLE = slice(27, 48)  # nose and eyes: move with the head, barely with the expression
+from combtf.faces.align import umeyama
+from combtf.faces.template import MEAN_SHAPE, POINTS, STABLE
 
 
 def predictor_path() -> Path:
@@ -41,10 +34,8 @@ def _read_int(data: bytes, pos: int) -> tuple[int, int]:
     return (-value if control & 0x80 else value), pos + 1 + size
 
 
-@lru_cache(maxsize=1)
-def mean_shape() -> np.ndarray:
+def read_mean_shape(path: Path) -> np.ndarray:
     """The predictor's initial shape [68, 2], x and y in units of its detection box."""
-    path = predictor_path()
     with open(path, "rb") as handle:
         data = handle.read(4096)
     try:
@@ -71,8 +62,11 @@ class LandmarkPredictor:
             import dlib
         except ImportError as exc:
             raise CombtfError("68-point landmarks need dlib: pip install dlib-bin") from exc
+        path = predictor_path()
+        if not np.array_equal(read_mean_shape(path), MEAN_SHAPE):
+            raise CombtfError(f"{path}: its mean face is not combtf's crop template; reinstall face-recognition-models 0.3.0")
         self._dlib = dlib
-        self._predictor = dlib.shape_predictor(str(predictor_path()))
+        self._predictor = dlib.shape_predictor(str(path))
 
     def _predict(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray:
         rect = self._dlib.rectangle(*(int(round(v)) for v in box))
@@ -91,9 +85,7 @@ def predictor_box(points: np.ndarray) -> np.ndarray:
     Detectors draw boxes differently (MTCNN's reach lower than dlib's); a second pass in the
     box the predictor expects removes that bias.
     """
-    from combtf.faces.align import umeyama
-
-    matrix = umeyama(mean_shape()[STABLE], points[STABLE])
+    matrix = umeyama(MEAN_SHAPE[STABLE], points[STABLE])
     half = float(np.hypot(*matrix[:, 0])) / 2
     cx, cy = matrix @ np.array([0.5, 0.5, 1.0])
     return np.array([cx - half, cy - half, cx + half, cy + half])

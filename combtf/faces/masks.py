@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from scipy import ndimage
 
-from combtf.faces.landmarks import BROWS, JAW
+from combtf.faces.template import BROWS, JAW
 
 FOREHEAD = 0.45
 NOSE_BRIDGE, CHIN = 27, 8
@@ -24,6 +24,11 @@ def outline(points: np.ndarray) -> np.ndarray:
     return np.concatenate([points[JAW], lifted])
 
 
+def _cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+    """z of (a - o) x (b - o): > 0 when o -> a -> b turns anticlockwise."""
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+
 def _hull(points: np.ndarray) -> np.ndarray:
     """Convex hull (Andrew's monotone chain): robust to landmarks that cross on profile faces."""
     pts = sorted(map(tuple, points))
@@ -33,7 +38,7 @@ def _hull(points: np.ndarray) -> np.ndarray:
     def half(sequence):  # noqa: ANN001, ANN202
         chain: list[tuple[float, float]] = []
         for p in sequence:
-            while len(chain) >= 2 and (chain[-1][0] - chain[-2][0]) * (p[1] - chain[-2][1]) - (chain[-1][1] - chain[-2][1]) * (p[0] - chain[-2][0]) <= 0:
+            while len(chain) >= 2 and _cross(chain[-2], chain[-1], p) <= 0:
                 chain.pop()
             chain.append(p)
         return chain[:-1]

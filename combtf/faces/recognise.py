@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from combtf.faces.align import template
 from combtf.faces.expression import measure
 from combtf.faces.landmarks import LandmarkPredictor, predictor_box
+from combtf.faces.template import template
 
 SIZE = 256
 

@@ -1,6 +1,7 @@
 """Video frames through PyAV (`av` on PyPI), whose wheels ship their own FFmpeg libraries."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -119,10 +120,8 @@ class VideoWriter:
 
     def abort(self) -> None:
         for handle in (self._out, self._audio_in):
-            try:
+            with contextlib.suppress(Exception):  # already failing; the partial file goes either way
                 handle.close()
-            except Exception:  # noqa: BLE001 - already failing; the partial file goes either way
-                pass
         self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> VideoWriter:

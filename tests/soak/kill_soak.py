@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import train_command
+from tests.helpers import train_command
 
 MOMENTS = ("time", "checkpoint", "level")
 WEIGHTS = (0.45, 0.45, 0.1)  # a level kill jumps to the next phase end: few, or the run ends before the kills do
@@ -106,7 +106,7 @@ def wait_for(moment: str, proc: subprocess.Popen, run: Path, rng: random.Random,
 
 
 def soak(data: Path, work: Path, kills: int, seed: int = 0) -> SoakResult:
-    from combtf.run import load_trained
+    from combtf.swap.from_run import load_trained
 
     result, rng, start = SoakResult(), random.Random(seed), time.monotonic()
     reference, run = work / "reference", work / "soak"
@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    from combtf.synthetic import write_demo_data
+    from combtf.data.synthetic import write_demo_data
 
     with tempfile.TemporaryDirectory(prefix="combtf-soak-") as tmp:
         data = Path(tmp) / "data"

@@ -60,8 +60,8 @@ def swap(source: str, target: str, input_spec: str | None, model: str | None, ou
     trained.check_identity(target, "target")
     inputs = resolve_inputs(input_spec, Path(trained.config.data or ".") / target)
     output = output or Path("swaps") / f"{source}_from_{target}"
-    chosen = mode
-    if mode == "auto":
+    guessed = mode == "auto"
+    if guessed:
         kinds = {is_frame_input(p) for p in inputs}
         if len(kinds) > 1:
             raise CombtfError(f"{input_spec}: holds both aligned crops and full frames; choose --mode crops or --mode frames")
@@ -77,8 +77,8 @@ def swap(source: str, target: str, input_spec: str | None, model: str | None, ou
     except NoFaceError as exc:
         for path, reason in sorted(exc.summary.skipped.items()):
             click.echo(f"  skipped {path}: {reason}", err=True)
-        photos = chosen == "auto" and any(p.suffix.lower() not in VIDEO_EXTS for p in inputs)
-        hint = "; aligned crops from another tool (no masks/ folder, no sidecars)? pass --mode crops" if photos else ""
+        took_images_for_frames = guessed and any(p.suffix.lower() not in VIDEO_EXTS for p in inputs)
+        hint = "; aligned crops from another tool (no masks/ folder, no sidecars)? pass --mode crops" if took_images_for_frames else ""
         raise CombtfError(f"{exc}{hint}") from exc
     click.echo(
         f"wrote {len(result.written)} files ({result.frames} frames, {result.faces} faces swapped, "

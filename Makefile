@@ -10,7 +10,7 @@ RUN    := runs/demo-$(shell date +%Y%m%d-%H%M%S)
 $(BIN)/combtf: setup.py setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[cpu,test]'
+	$(BIN)/python -m pip install -e '.[cpu,test,onnx]'
 	touch $@
 
 install: $(BIN)/combtf
@@ -20,13 +20,13 @@ demo: install
 	$(BIN)/combtf train --config configs/demo.yaml --data $(DEMO)/train --out $(RUN)
 	$(BIN)/combtf swap --model $(RUN) --source ada --target ben --input $(DEMO)/eval/ben --output swaps/demo/ada_from_ben
 	$(BIN)/combtf evaluate --model $(RUN) --data $(DEMO)/eval --json $(RUN)/evaluation.json
-	$(BIN)/combtf export --model $(RUN)
+	$(BIN)/combtf export --model $(RUN) --format all
 	$(BIN)/combtf latent-plot --model $(RUN) --out $(RUN)/latent.png
 	$(BIN)/combtf coverage --model $(RUN) --out $(RUN)/coverage.html --json $(RUN)/coverage.json
 	@echo
 	@echo "Done. Previews: $(RUN)/previews/   Swaps: swaps/demo/   Scores: $(RUN)/evaluation.json"
 	@echo "Latent space:  $(RUN)/latent.png   Coverage: $(RUN)/coverage.html (and coverage.json)"
-	@echo "SavedModels:   exported_models/$(notdir $(RUN))/ (docs/serving.md)"
+	@echo "Exports:       exported_models/$(notdir $(RUN))/ (SavedModels, onnx/, dfm/: docs/serving.md)"
 	@echo "TensorBoard:   $(BIN)/tensorboard --logdir $(RUN)/logs"
 
 # Real faces: the four people of ../shared/faces (only on the project's machines and CI; a clone

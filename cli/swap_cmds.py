@@ -7,7 +7,9 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from combtf.config import EXPORT_FORMATS as FORMATS
 from combtf.config import INFERENCE_PRECISIONS
+from combtf.config import UNKNOWN_TARGET as UNKNOWN
 from combtf.swap.blend import BLENDS, COLORS, BlendOptions
 from combtf.swap.inputs import MODES
 from combtf_cli.common import split_names
@@ -193,23 +195,33 @@ def _score_synthetic(trained: object, eval_dir: Path, pairs: list[tuple[str, str
 @click.command()
 @click.option("--model", default=None, help="Run folder (default: the newest under runs/).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("exported_models"), show_default=True,
-              help="Exports go to OUT/<run name>/<identity>/<version>/.")
+              help="Exports go to OUT/<run name>/ (SavedModels in <identity>/<version>/, onnx/, dfm/).")
+@click.option("--format", "formats", type=click.Choice([*FORMATS, "all"]), multiple=True, default=[FORMATS[0]], show_default=True,
+              help="savedmodel (TF Serving), onnx (onnxruntime), dfm (DeepFaceLive, FaceFusion), or all; repeatable.")
 @click.option("--identities", default=None, help="Comma-separated identities to export (default: all).")
-@click.option("--version", "version", type=int, default=None, help="Version number (default: the next free one; never overwrites).")
+@click.option("--target", "dfm_target", default=UNKNOWN, show_default=True,
+              help="DFM: whose latent statistics the frames have ('*': a face from outside the run, pooled over the others).")
+@click.option("--version", "version", type=int, default=None, help="SavedModel version (default: the next free one; never overwrites).")
 @click.option("--precision", type=click.Choice(INFERENCE_PRECISIONS), default=INFERENCE_PRECISIONS[0], show_default=True,
-              help="Compute precision inside the SavedModel (inputs and outputs stay float32); auto: bfloat16 where the hardware runs it fast.")
-def export(model: str | None, out: Path, identities: str | None, version: int | None, precision: str) -> None:
-    """Export each identity's swap model (shared encoder + its decoder) as a SavedModel for TF Serving."""
+              help="Compute precision inside the SavedModel (inputs and outputs stay float32); auto: bfloat16 where the hardware runs it "
+                   "fast. ONNX and DFM exports are float32.")
+def export(model: str | None, out: Path, formats: tuple[str, ...], identities: str | None, dfm_target: str, version: int | None,
+           precision: str) -> None:
+    """Export each identity's swap model (shared encoder + its decoder): SavedModel for TF Serving, ONNX, DFM."""
     from combtf.model import precision as precisions
     from combtf.swap.export import export as run_export
     from combtf.swap.from_run import load_trained
     from combtf.training.run_folder import find_run
 
+    chosen = FORMATS if "all" in formats else tuple(f for f in FORMATS if f in formats)
     policy, reason = precisions.choose(precision)
     if policy == "mixed_float16":
         policy, reason = "float32", "float16 exports are not offered (float32 instead)"
-    result = run_export(load_trained(find_run(model), policy), out, split_names(identities), version)
+    if chosen != ("savedmodel",) and policy != "float32":
+        policy, reason = "float32", "ONNX and DFM exports are float32 (the SavedModels with them too, so that all agree)"
+    result = run_export(load_trained(find_run(model), policy), out, split_names(identities), version, chosen, dfm_target)
     click.echo(f"compute precision {policy}: {reason}")
-    for name, path in result.versions.items():
-        click.echo(f"{name}: {path}")
+    for kind, files in (("SavedModel", result.versions), ("ONNX", result.onnx), ("DFM", result.dfm)):
+        for name, path in files.items():
+            click.echo(f"{name} {kind}: {path}")
     click.echo(f"model.json and TF Serving's models.config in {result.folder}")

@@ -21,6 +21,8 @@ from combtf.levels import level_of
 
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 INFERENCE_PRECISIONS = ("float32", "mixed_bfloat16", "auto")  # swaps, exports, analysis (float16 is not offered); exports default to the first
+EXPORT_FORMATS = ("savedmodel", "onnx", "dfm")  # the first is the default
+UNKNOWN_TARGET = "*"  # a swap target from outside the run (a DFM user's face): latent statistics pooled over the other identities
 OPTIMIZERS = ("adam", "sgd")
 LOSSES = ("ssim", "ms_ssim")
 # How `combtf train` spreads over devices, the first the default. Not part of a run's config: a run may resume

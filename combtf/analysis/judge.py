@@ -127,7 +127,8 @@ def judge(
             "frames": len(stems),
             "identity_retrieval": float(np.mean([n == source for n in nearest])),
             "source_distance": float(distances[:, names.index(source)].mean()),
-            "target_distance": float(distances[:, names.index(target)].mean()),
+            # a target from outside the run (a DFM's user) has no centroid to be near
+            "target_distance": float(distances[:, names.index(target)].mean()) if target in names else None,
             "mouth_span_px": mouth_span_px([r.measures for r in readings], size),
             **agreed,
         })
@@ -145,7 +146,8 @@ def overall(rows: list[dict]) -> dict:
     only over pairs whose target's mouth moves by a pixel or more."""
     out: dict[str, float | None] = {}
     for key in ("identity_retrieval", "source_distance", "target_distance"):
-        out[key] = float(np.mean([row[key] for row in rows]))
+        values = [row[key] for row in rows if row[key] is not None]
+        out[key] = float(np.mean(values)) if values else None
     for name in (*MEASURES, "eyes"):
         rs = [row[name]["r"] for row in rows if row[name]["r"] is not None]
         out[f"{name}_r"] = float(np.mean(rs)) if rs else None

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from combtf.config import UNKNOWN_TARGET as UNKNOWN
 from combtf.errors import CombtfError
 from combtf.model.network import CombModel
 
@@ -50,9 +51,21 @@ class LatentStats:
         return int(self.level.numpy()) == level
 
     def match(self, z: tf.Tensor, source: str, target: str, strength: float = 1.0) -> tf.Tensor:
-        """The target's code, moved `strength` of the way to the source's statistics."""
-        s, t = self._index(source), self._index(target)
-        return match_codes(z, self.mean[t], self.std[t], self.mean[s], self.std[s], strength)
+        """The target's code, moved `strength` of the way to the source's statistics; target UNKNOWN
+        stands for a face outside the run."""
+        s = self._index(source)
+        mean, std = self.pooled(source) if target == UNKNOWN else (self.mean[self._index(target)], self.std[self._index(target)])
+        return match_codes(z, mean, std, self.mean[s], self.std[s], strength)
+
+    def pooled(self, source: str) -> tuple[tf.Tensor, tf.Tensor]:
+        """Mean and std of the equal mixture of every identity's codes but the source's: the best guess
+        at a stranger's statistics that needs no frames of the stranger."""
+        s = self._index(source)
+        others = [i for i in range(len(self.identities)) if i != s]
+        mean, std = tf.gather(self.mean, others), tf.gather(self.std, others)
+        pooled_mean = tf.reduce_mean(mean, 0)
+        variance = tf.reduce_mean(tf.square(std) + tf.square(mean), 0) - tf.square(pooled_mean)
+        return pooled_mean, tf.sqrt(tf.maximum(variance, 0.0))
 
     def _index(self, identity: str) -> int:
         if identity not in self.identities:

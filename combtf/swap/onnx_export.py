@@ -73,7 +73,7 @@ def dfm_layout(size: int) -> DfmLayout:
     whole = facefusion_affine(template(size), size)  # combtf crop pixels -> whole-face crop pixels
     to_crop, to_input = taps(invert(whole), (size, size), (size, size)), taps(whole, (size, size), (size, size))
     crop_mask = (face_mask(template(size), (size, size)).astype(np.float32) / 255.0)[None, ..., None]
-    mask = resample(tf.constant(crop_mask), to_input).numpy()[0] * to_input.inside
+    mask = np.clip(resample(tf.constant(crop_mask), to_input).numpy()[0] * to_input.inside, 0.0, 1.0)  # float32 weights sum to 1 +- ulp
     return DfmLayout(size, size, to_crop, to_input, mask)
 
 
@@ -131,6 +131,7 @@ def dfm_function(graph: SwapGraph, layout: DfmLayout, row: int) -> tf.types.expe
         crop = resample(tf.gather(in_face, [2, 1, 0], axis=3), layout.to_crop)  # BGR -> RGB, whole face -> combtf's crop
         swapped = graph.swap(crop, tf.fill([n], row), tf.zeros([n], tf.bool)).faces
         face = resample(tf.gather(swapped, [2, 1, 0], axis=3), layout.to_input) * inside + in_face * (1.0 - inside)
+        face = tf.clip_by_value(face, 0.0, 1.0)  # neither tool clips floats
         masks = tf.tile(mask[None], [n, 1, 1, 1])
         return [masks, face, masks]
 

@@ -183,3 +183,10 @@ def test_the_serving_guides_onnx_and_dfm_scripts_run(exported: Path, demo_set: P
     want = serving(exported, "ada")(images=tf.constant(frame[None]), target=tf.constant(["ben"]))["swapped"].numpy()[0]
     assert np.abs(np.asarray(onnx_png, np.float32) / 255 - want).max() <= 1 / 255 + 1e-6
     assert np.abs(np.asarray(dfm_png, np.float32) / 255 - whole).max() > 0.02  # the face did change
+
+
+@pytest.mark.parametrize("size", [64, 128, 256])
+def test_the_dfm_layout_stays_inside_what_the_tools_accept(size: int) -> None:
+    layout = dfm_layout(size)
+    assert 0.0 <= layout.mask.min() and layout.mask.max() <= 1.0 and layout.mask.max() > 0.99
+    assert layout.input_size == size and layout.to_input.inside.mean() > 0.9  # combtf's crop covers the whole-face crop

@@ -72,7 +72,7 @@ def test_export_then_swap_and_evaluate_from_the_export(trained_run: tuple[Path, 
     assert result.exit_code == 0, result.output
     folder = tmp_path / "exports" / run_dir.name
     assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["ada", "ben"]
-    assert f"ada: {folder / 'ada' / '1'}" in result.output
+    assert f"ada SavedModel: {folder / 'ada' / '1'}" in result.output
     for model, out in ((run_dir, "from_run"), (folder, "from_export")):
         result = run("swap", "--model", model, "--source", "ada", "--target", "cleo", "--input", data / "eval" / "cleo", "--output", tmp_path / out)
         assert result.exit_code == 0, result.output

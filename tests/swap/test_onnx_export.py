@@ -188,5 +188,5 @@ def test_the_serving_guides_onnx_and_dfm_scripts_run(exported: Path, demo_set: P
 @pytest.mark.parametrize("size", [64, 128, 256])
 def test_the_dfm_layout_stays_inside_what_the_tools_accept(size: int) -> None:
     layout = dfm_layout(size)
-    assert 0.0 <= layout.mask.min() and layout.mask.max() <= 1.0 and layout.mask.max() > 0.99
+    assert layout.mask.min() >= 0.0 and layout.mask.max() <= 1.0 and layout.mask.max() > 0.99
     assert layout.input_size == size and layout.to_input.inside.mean() > 0.9  # combtf's crop covers the whole-face crop

@@ -4,7 +4,7 @@ template FaceFusion crops every DFM input with, and DeepFaceLive's coverage-base
 Re-implemented from their code (iperov/DeepFaceLab facelib/LandmarksProcessor.py get_transform_mat;
 facefusion/facefusion face_helper.py, template 'dfl_whole_face'; iperov/DeepFaceLive
 xlib/face/FLandmarks2D.py calc_cut), so that a DFM export can take what those tools hand it and
-resample it into combtf's own template (`swap/dfm_export.py`). Every function returns a 2x3 matrix
+resample it into combtf's own template (`swap/onnx_export.py`). Every function returns a 2x3 matrix
 that takes frame pixel coordinates to crop pixel coordinates, as `align.crop_affine` does.
 """
 from __future__ import annotations
@@ -58,8 +58,7 @@ def facefusion_affine(points: np.ndarray, size: int) -> np.ndarray:
 
 def dfl_whole_face_affine(points: np.ndarray, size: int) -> np.ndarray:
     """DeepFaceLab's FaceType.WHOLE_FACE crop (get_transform_mat, scale 1)."""
-    unit = umeyama(points[DFL_FITTED], DFL_UNIT_FACE)
-    corners = apply(invert(unit), np.array([(0, 0), (1, 0), (1, 1), (0, 1), (0.5, 0.5)], np.float64))
+    corners = _unit_corners(points, DFL_FITTED)
     centre = corners[4] + (corners[0] - corners[3]) * DFL_WHOLE_FACE_SHIFT
     reach = np.linalg.norm(corners[0] - corners[2]) * (DFL_WHOLE_FACE_PADDING * np.sqrt(2.0) + 0.5)
     return _square(corners, centre, reach, size)
@@ -68,11 +67,16 @@ def dfl_whole_face_affine(points: np.ndarray, size: int) -> np.ndarray:
 def deepfacelive_affine(points: np.ndarray, size: int, coverage: float = DFLIVE_COVERAGE, x_offset: float = 0.0,
                         y_offset: float = 0.0) -> np.ndarray:
     """DeepFaceLive's FaceAligner (from points, no head mode), with the user's coverage and offsets."""
-    unit = umeyama(points[DFLIVE_FITTED], DFL_UNIT_FACE[[DFL_FITTED.index(i) for i in DFLIVE_FITTED]])
-    corners = apply(invert(unit), np.array([(0, 0), (1, 0), (1, 1), (0, 1), (0.5, 0.5)], np.float64))
+    corners = _unit_corners(points, DFLIVE_FITTED)
     centre = corners[4] + (corners[1] - corners[0]) * x_offset + (corners[3] - corners[0]) * (y_offset + DFLIVE_Y_SHIFT)
     reach = np.linalg.norm(corners[0] - corners[4]) * coverage
     return _square(corners, centre, reach, size)
+
+
+def _unit_corners(points: np.ndarray, fitted: list[int]) -> np.ndarray:
+    """The unit face's square fitted to `fitted` landmarks, in the frame: corners clockwise from top left, then centre."""
+    unit = umeyama(points[fitted], DFL_UNIT_FACE[[DFL_FITTED.index(i) for i in fitted]])
+    return apply(invert(unit), np.array([(0, 0), (1, 0), (1, 1), (0, 1), (0.5, 0.5)], np.float64))
 
 
 def _square(corners: np.ndarray, centre: np.ndarray, reach: float, size: int) -> np.ndarray:

@@ -54,7 +54,11 @@ class LatentStats:
         """The target's code, moved `strength` of the way to the source's statistics; target UNKNOWN
         stands for a face outside the run."""
         s = self._index(source)
-        mean, std = self.pooled(source) if target == UNKNOWN else (self.mean[self._index(target)], self.std[self._index(target)])
+        if target == UNKNOWN:
+            mean, std = self.pooled(source)
+        else:
+            t = self._index(target)
+            mean, std = self.mean[t], self.std[t]
         return match_codes(z, mean, std, self.mean[s], self.std[s], strength)
 
     def pooled(self, source: str) -> tuple[tf.Tensor, tf.Tensor]:

@@ -38,7 +38,8 @@ def check_dfm(path: Path) -> DfmFacts:
     try:
         if path.stat().st_size > MAX_BYTES:
             raise CombtfError(f"{path}: larger than {MAX_BYTES >> 30} GiB, not a DFM this checker reads")
-        model = onnx.load_model_from_string(path.read_bytes())
+        data = path.read_bytes()
+        model = onnx.load_model_from_string(data)
     except (OSError, ValueError) as exc:
         raise CombtfError(f"{path}: cannot read as ONNX ({exc.__class__.__name__})") from exc
     except Exception as exc:  # protobuf's DecodeError has no stable import path across versions
@@ -79,18 +80,18 @@ def check_dfm(path: Path) -> DfmFacts:
         elif height and any(isinstance(d, int) and d != want for d, want in zip(dims[1:3], (height, width))):
             problems.append(f"{name} must be {height}x{width} like {INPUT}")
     if not problems:
-        problems += _run(model, height, width, morph)
+        problems += _run(data, height, width, morph)
     if problems:
         raise CombtfError(f"{path}: not a DFM DeepFaceLive and FaceFusion load: {'; '.join(problems)}")
     return DfmFacts(height, width, opset, morph)
 
 
-def _run(model: object, height: int, width: int, morph: bool) -> list[str]:
+def _run(data: bytes, height: int, width: int, morph: bool) -> list[str]:
     """Run it as DeepFaceLive does: a batch of BGR crops in [0, 1]."""
     import onnxruntime as ort
 
     try:
-        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
         feed = {INPUT: np.random.default_rng(0).random((2, height, width, 3), np.float32)}
         if morph:
             feed[MORPH] = np.float32([0.75])

@@ -30,7 +30,7 @@ from combtf.io.atomic import current_umask, write_atomic
 from combtf.io.provenance import png_text_chunk
 from combtf.swap.export_graph import NOTE, swap_graph
 from combtf.swap.from_run import TrainedModel
-from combtf.swap.onnx_export import DFM_INPUT, DFM_OUTPUTS, OPSET, converters, dfm_layout, export_dfm, export_onnx
+from combtf.swap.onnx_export import DFM_INPUT, DFM_OUTPUTS, OPSET, DfmLayout, converters, dfm_layout, export_dfm, export_onnx
 from combtf.training.run_folder import CONFIG
 
 MODEL_JSON = "model.json"
@@ -64,9 +64,10 @@ def export(trained: TrainedModel, out: Path, identities: list[str] | None = None
             result.versions[name] = _write_saved_model(trained, name, folder / name / str(number))
     if "onnx" in formats:
         result.onnx = export_onnx(trained, folder, chosen)
-    if "dfm" in formats:
-        result.dfm = export_dfm(trained, folder, chosen, dfm_target)
-    _write_metadata(trained, folder, result, dfm_target)
+    layout = dfm_layout(trained.resolution) if "dfm" in formats else None
+    if layout is not None:
+        result.dfm = export_dfm(trained, folder, chosen, layout, dfm_target)
+    _write_metadata(trained, folder, result, dfm_target, layout)
     return result
 
 
@@ -165,7 +166,7 @@ def _archive(trained: TrainedModel, source: str) -> keras.export.ExportArchive:
     return archive
 
 
-def _write_metadata(trained: TrainedModel, folder: Path, result: ExportResult, dfm_target: str) -> None:
+def _write_metadata(trained: TrainedModel, folder: Path, result: ExportResult, dfm_target: str, layout: DfmLayout | None) -> None:
     numbered = {p.name: numbers for p in sorted(folder.iterdir()) if (numbers := versions(p))}
     exported = list(numbered)
     earlier = _earlier_files(folder)
@@ -200,7 +201,7 @@ def _write_metadata(trained: TrainedModel, folder: Path, result: ExportResult, d
                                   "into targets (the last: a face from outside the run), -1: no latent matching",
                         "outputs": "swapped float32 [n, H, W, 3] RGB in [0, 1]"}
     if dfm_files:
-        size = dfm_layout(trained.resolution).input_size if result.dfm else earlier["dfm_input_size"]
+        size = layout.input_size if result.dfm else earlier["dfm_input_size"]
         meta["dfm"] = {"files": dfm_files, "opset": OPSET, "input_size": size,
                        "target": dfm_target if result.dfm else earlier["dfm_target"],
                        "inputs": f"{DFM_INPUT} float32 [n, {size}, {size}, 3] BGR in [0, 1]: FaceFusion's dfl_whole_face crop",

@@ -88,15 +88,13 @@ def export_onnx(trained: TrainedModel, folder: Path, identities: list[str]) -> d
     return written
 
 
-def export_dfm(trained: TrainedModel, folder: Path, identities: list[str], target: str = UNKNOWN) -> dict[str, Path]:
-    """One .dfm per identity under folder/dfm/, matching codes from `target`'s statistics (UNKNOWN: pooled)."""
+def export_dfm(trained: TrainedModel, folder: Path, identities: list[str], layout: DfmLayout, target: str = UNKNOWN) -> dict[str, Path]:
+    """One .dfm per identity under folder/dfm/, matching codes from `target`'s statistics (UNKNOWN: pooled;
+    `export.export` has checked that the run knows the target)."""
     tf2onnx, onnx = converters()
-    layout = dfm_layout(trained.resolution)
     written = {}
     for name in identities:
         graph = swap_graph(trained, name)
-        if target not in graph.targets:
-            raise CombtfError(f"--target '{target}' is not an identity of {trained.run} ({', '.join(graph.targets[:-1])})")
         function = dfm_function(graph, layout, graph.targets.index(target))
         proto = _convert(tf2onnx, function, {"in_face": DFM_INPUT}, list(DFM_OUTPUTS))
         path = _write(onnx, proto, folder / DFM_DIR / f"{name}.dfm", trained, name, "dfm")

@@ -33,8 +33,8 @@ def main() -> None:
     parser.add_argument("--precision", default="float32", help="compute precision of the swap model")
     args = parser.parse_args()
 
-    from combtf.faces.extract import ExtractOptions, FaceFinder, video_faces
-    from combtf.faces.video import probe
+    from combtf.faces.extract import ExtractOptions, FaceFinder, track_faces
+    from combtf.faces.video import frames, probe
     from combtf.swap.blend import BlendOptions
     from combtf.swap.frames import swap_frames
     from combtf.swap.from_run import load_trained
@@ -43,7 +43,7 @@ def main() -> None:
         trained = load_trained(make_run(Path(tmp), args.resolution, args.width, 2), args.precision)
         options = ExtractOptions(every=1)
         start = time.perf_counter()
-        video_faces(FaceFinder(options), args.video, options, lambda: None)
+        track_faces(FaceFinder(options), frames(args.video), options, lambda: None)
         find_s = time.perf_counter() - start
         summary = swap_frames(trained, "id0", "id1", [args.video], Path(tmp) / "out.mp4", BlendOptions(how=args.blend), extract=options)
         info = probe(args.video)

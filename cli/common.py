@@ -110,3 +110,27 @@ def split_names(value: str | None) -> list[str] | None:
 def default_of(function: Callable, parameter: str) -> Any:
     """A library function's default, so a command's option shows the one definition."""
     return inspect.signature(function).parameters[parameter].default
+
+
+def plate_options(command: Callable) -> Callable:
+    """--frames, --strict, --colorspace and --ocio-config: how `extract` and `swap` read plate sequences."""
+    options = [
+        click.option("--frames", "frame_range", default=None, help="Sequences: frames FIRST-LAST only (e.g. 1001-1100)."),
+        click.option("--strict", is_flag=True, help="Sequences: stop at a missing or unreadable frame instead of skipping it."),
+        click.option("--colorspace", default=None, help="Plates' colour space, any space or role of the OCIO config "
+                     "(default: EXR and float TIFF scene_linear, DPX with a log header compositing_log, others sRGB)."),
+        click.option("--ocio-config", default="ocio://default", show_default=True, envvar="OCIO",
+                     help="OCIO config file or built-in URI ($OCIO when set)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def plate_settings(frame_range: str | None, strict: bool, colorspace: str | None, ocio_config: str):  # noqa: ANN201 - PlateOptions
+    from combtf.faces.sequence import PlateOptions
+    from combtf.io.colour import load_config
+    from combtf.io.sequences import parse_range
+
+    load_config(ocio_config)  # a bad config fails here, before any frame is read
+    return PlateOptions(parse_range(frame_range) if frame_range else None, strict, colorspace, ocio_config)

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from combtf.faces.extract import FACES, ExtractOptions
+from combtf_cli.common import plate_options, plate_settings
 
 _DEFAULTS = ExtractOptions()
 _SIZE = click.option("--size", default=_DEFAULTS.size, show_default=True, type=click.IntRange(16, 2048), help="Crop size in px.")
@@ -32,13 +33,16 @@ def _report(summary, out: Path) -> None:  # noqa: ANN001 - ExtractSummary
 @click.option("--min-face", default=_DEFAULTS.min_face, show_default=True, type=click.FloatRange(0), help="Ignore faces smaller than this (px).")
 @click.option("--smooth", default=_DEFAULTS.smooth, show_default=True, type=click.FloatRange(0),
               help="Landmark smoothing over time in video frames (Gaussian sigma; 0: off).")
+@plate_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def extract(inputs: tuple[str, ...], identity: str, data: Path, size: int, every: int, face: str, min_face: float, smooth: float,
-            quiet: bool) -> None:
-    """Find faces in photos, folders and videos; write aligned crops, masks and sidecars to DATA/IDENTITY."""
+            frame_range: str | None, strict: bool, colorspace: str | None, ocio_config: str, quiet: bool) -> None:
+    """Find faces in photos, folders, videos and plate sequences (shot.%04d.exr, shot.####.dpx); write aligned crops,
+    masks and sidecars to DATA/IDENTITY."""
     from combtf.faces.extract import extract as run
 
-    summary = run(inputs, identity, data, ExtractOptions(size, every, face, min_face, smooth), progress=not quiet)
+    plates = plate_settings(frame_range, strict, colorspace, ocio_config)
+    summary = run(inputs, identity, data, ExtractOptions(size, every, face, min_face, smooth, plates=plates), progress=not quiet)
     _report(summary, data / identity)
 
 

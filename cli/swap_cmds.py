@@ -12,7 +12,7 @@ from combtf.config import INFERENCE_PRECISIONS
 from combtf.config import UNKNOWN_TARGET as UNKNOWN
 from combtf.swap.blend import BLENDS, COLORS, BlendOptions
 from combtf.swap.inputs import MODES
-from combtf_cli.common import split_names
+from combtf_cli.common import plate_options, plate_settings, split_names
 
 _BLEND = BlendOptions()
 
@@ -48,10 +48,15 @@ def _open(model: str | None) -> object:
               help="Frames, paper blend: pyramid levels taken from the frame.")
 @click.option("--erode", default=_BLEND.erode, show_default=True, type=click.IntRange(0), help="Frames: shrink the mask by this many px.")
 @click.option("--feather", default=_BLEND.feather, show_default=True, type=click.IntRange(0), help="Frames: extra mask blur in px.")
+@click.option("--layers", is_flag=True, help="Frames: also the face (premultiplied RGBA), its matte and the crop transform "
+              "(JSON) per frame; EXR: as layers of the frame's file, others: in face/, matte/, transform/ beside it.")
+@plate_options
 def swap(source: str, target: str, input_spec: str | None, model: str | None, output: Path | None, raw: bool, latent_match: bool,
-         mode: str, blend_how: str, color: str, coarse_levels: int, erode: int, feather: int) -> None:  # fmt: skip
-    """Swap TARGET's aligned crops, photos or videos to show SOURCE's face."""
+         mode: str, blend_how: str, color: str, coarse_levels: int, erode: int, feather: int, layers: bool,
+         frame_range: str | None, strict: bool, colorspace: str | None, ocio_config: str) -> None:  # fmt: skip
+    """Swap TARGET's aligned crops, photos, videos or plate sequences (shot.%04d.exr, shot.####.dpx) to show SOURCE's face."""
     from combtf.errors import CombtfError
+    from combtf.faces.extract import ExtractOptions
     from combtf.faces.video import VIDEO_EXTS
     from combtf.swap.crops import swap_crops
     from combtf.swap.frames import NoFaceError, swap_frames
@@ -60,7 +65,8 @@ def swap(source: str, target: str, input_spec: str | None, model: str | None, ou
     trained = _open(model)
     trained.check_identity(source, "source")
     trained.check_identity(target, "target")
-    inputs = resolve_inputs(input_spec, Path(trained.config.data or ".") / target)
+    plates = plate_settings(frame_range, strict, colorspace, ocio_config)
+    inputs = resolve_inputs(input_spec, Path(trained.config.data or ".") / target, plates)
     output = output or Path("swaps") / f"{source}_from_{target}"
     guessed = mode == "auto"
     if guessed:
@@ -69,23 +75,29 @@ def swap(source: str, target: str, input_spec: str | None, model: str | None, ou
             raise CombtfError(f"{input_spec}: holds both aligned crops and full frames; choose --mode crops or --mode frames")
         mode = "frames" if kinds == {True} else "crops"
     if mode == "crops":
+        if layers:
+            raise CombtfError("--layers: aligned crops have no plate to composite over; it needs photos, plates or sequences")
         with tqdm(total=len(inputs), unit="crop", desc="swapping", delay=0.5) as bar:
             summary = swap_crops(trained, source, target, inputs, output, raw, latent_match, progress=bar.update)
         click.echo(f"wrote {len(summary.written)} swaps to {output} ({len(summary.skipped)} unreadable inputs skipped)")
         return
     options = BlendOptions(blend_how, color, coarse_levels, erode, feather)
     try:
-        result = swap_frames(trained, source, target, inputs, output, options, latent_match, progress=True)
+        extract = ExtractOptions(every=1, plates=plates)
+        result = swap_frames(trained, source, target, inputs, output, options, latent_match, True, extract, layers)
     except NoFaceError as exc:
         for path, reason in sorted(exc.summary.skipped.items()):
             click.echo(f"  skipped {path}: {reason}", err=True)
-        took_images_for_frames = guessed and any(p.suffix.lower() not in VIDEO_EXTS for p in inputs)
+        took_images_for_frames = guessed and any(isinstance(p, Path) and p.suffix.lower() not in VIDEO_EXTS for p in inputs)
         hint = "; aligned crops from another tool (no masks/ folder, no sidecars)? pass --mode crops" if took_images_for_frames else ""
         raise CombtfError(f"{exc}{hint}") from exc
     click.echo(
         f"wrote {len(result.written)} files ({result.frames} frames, {result.faces} faces swapped, "
         f"{result.frames_without_face} frames without a face, {result.frames / max(result.seconds, 1e-9):.1f} frames/s) to {output}"
     )
+    for shot, flicker in result.flicker.items():
+        shown = "-" if flicker is None else f"{flicker:.2f}"
+        click.echo(f"  flicker {shown} in {shot} (the output's frame-to-frame change in the aligned face over the input's)")
     for path, reason in sorted(result.skipped.items()):
         click.echo(f"  skipped {path}: {reason}")
 

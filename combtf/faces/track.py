@@ -1,9 +1,8 @@
-"""Faces linked across video frames, and their landmarks smoothed over time.
+"""Faces linked across the frames of a video or sequence, and their landmarks smoothed over time.
 
 High-resolution swaps flicker when every frame's crop follows that frame's landmark noise
 (the paper stabilises its landmarks for this reason). Detections are linked into tracks by
-box overlap; within a track the landmarks are averaged with a centred Gaussian over time,
-which removes the noise without lagging behind real head motion.
+box overlap; within a track the landmarks are averaged with a centred Gaussian over time.
 """
 from __future__ import annotations
 
@@ -39,41 +38,54 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def link(frames: list[list[Observation]], max_gap: int) -> int:
-    """Give every observation a track id (largest faces claim tracks first); returns the track count.
+class Tracker:
+    """Links each frame's faces into tracks as the frames come, and smooths a frame's landmarks as soon as every frame
+    within the smoothing's reach after it has come: one pass over a shot, never more than that reach held.
 
-    An observation continues the active track it overlaps most, if that track was last seen at
-    most `max_gap` frames before; otherwise it starts a new track.
+    Linking: an observation continues the active track it overlaps most (largest faces claim tracks first), if that
+    track was last seen at most `max_gap` frames before; otherwise it starts a new track. Smoothing: a Gaussian of
+    `sigma` frames over frame numbers, centred, so it removes the noise without lagging behind real head motion.
     """
-    last: dict[int, Observation] = {}
-    count = 0
-    for observations in frames:
+
+    def __init__(self, max_gap: int, sigma: float) -> None:
+        self.max_gap, self.sigma = max_gap, sigma
+        self.reach = 3.0 * sigma if sigma > 0 else 0.0  # frames either side that move a frame's landmarks
+        self.tracks = 0
+        self._last: dict[int, Observation] = {}
+        self._history: dict[int, list[Observation]] = {}
+
+    def add(self, observations: list[Observation]) -> None:
+        """One frame's observations, in frame order: each gets its track id."""
         taken: set[int] = set()
         for obs in observations:
             candidates = [
                 (iou(obs.box, prev.box), track)
-                for track, prev in last.items()
-                if track not in taken and obs.frame - prev.frame <= max_gap
+                for track, prev in self._last.items()
+                if track not in taken and obs.frame - prev.frame <= self.max_gap
             ]
             overlap, track = max(candidates, default=(0.0, -1))
             if overlap < MIN_IOU:
-                track, count = count, count + 1
+                track, self.tracks = self.tracks, self.tracks + 1
             obs.track = track
             taken.add(track)
-            last[track] = obs
-    return count
+            self._last[track] = obs
+            self._history.setdefault(track, []).append(obs)
 
+    def ready(self, frame: int, newest: int) -> bool:
+        """Whether `frame` can be smoothed now that `newest` has been added."""
+        return frame + self.reach <= newest  # frames come in order: every one up to `newest` is in
 
-def smooth(track: list[Observation], sigma: float) -> None:
-    """Set `aligned` on one track's observations (in frame order): Gaussian over frame numbers."""
-    points = np.stack([obs.landmarks for obs in track])
-    if sigma <= 0 or len(track) == 1:
-        for obs, p in zip(track, points):
-            obs.aligned = p
-        return
-    times = np.array([obs.frame for obs in track], dtype=np.float64)
-    lo = np.searchsorted(times, times - 3 * sigma, side="left")
-    hi = np.searchsorted(times, times + 3 * sigma, side="right")
-    for i, obs in enumerate(track):
-        weights = np.exp(-0.5 * ((times[lo[i] : hi[i]] - times[i]) / sigma) ** 2)
-        obs.aligned = np.tensordot(weights / weights.sum(), points[lo[i] : hi[i]], axes=1)
+    def smooth(self, observations: list[Observation]) -> None:
+        """Set `aligned` on one frame's observations (the frame must be `ready`); forget what no later frame needs."""
+        for obs in observations:
+            track = self._history[obs.track]
+            near = [o for o in track if abs(o.frame - obs.frame) <= self.reach]
+            if self.sigma <= 0 or len(near) == 1:
+                obs.aligned = obs.landmarks
+                continue
+            weights = np.exp(-0.5 * ((np.array([o.frame for o in near], np.float64) - obs.frame) / self.sigma) ** 2)
+            obs.aligned = np.tensordot(weights / weights.sum(), np.stack([o.landmarks for o in near]), axes=1)
+        if observations:
+            oldest = observations[0].frame - self.reach
+            for track, history in self._history.items():
+                self._history[track] = [o for o in history if o.frame >= oldest]

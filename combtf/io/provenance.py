@@ -37,3 +37,11 @@ def png_text_chunk(key: bytes, text: bytes) -> bytes:
     """One PNG tEXt chunk, for PNGs encoded where PIL is not at hand (inside a SavedModel's graph)."""
     body = b"tEXt" + key + b"\0" + text
     return struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+
+
+def plate_attributes(model: str, suffix: str) -> dict[str, str]:
+    """Header attributes for a plate that contains a swapped face: EXR and PNG keep every one; TIFF keeps the
+    description and software, DPX a description cut to its 32-byte field, hence the short form there."""
+    description = note(model) if suffix.lower() != ".dpx" else "synthetic: combtf face swap"
+    return {"ImageDescription": description, "Software": f"combtf {combtf.__version__}", "Synthetic": "true",
+            "DigitalSourceType": DIGITAL_SOURCE_TYPE}  # fmt: skip

@@ -70,22 +70,31 @@ def pyramid_levels(height: int, width: int) -> int:
 
 
 def pyramid_blend(face: np.ndarray, frame: np.ndarray, mask: np.ndarray, coarse: int = 0) -> np.ndarray:
-    """float [h, w, c] images, mask in [0, 1] [h, w]; `coarse` coarsest levels taken from `frame` alone."""
+    """float [h, w, c] images, mask in [0, 1] [h, w]; `coarse` coarsest levels taken from `frame` alone.
+
+    The pyramid is linear, so blending the bands of face and frame is the frame plus the masked bands of
+    their difference: one pyramid instead of two, and the frame itself never resampled."""
     levels = pyramid_levels(*mask.shape)
     masks = gaussian_pyramid(mask[..., None], levels)
-    face_bands, frame_bands = laplacian_pyramid(face, levels), laplacian_pyramid(frame, levels)
+    bands = laplacian_pyramid(face - frame, levels)
     keep = levels - min(coarse, levels)  # levels 0 .. keep-1 blend; the rest are the frame's
-    blended = [m * f + (1 - m) * g if i < keep else g for i, (m, f, g) in enumerate(zip(masks, face_bands, frame_bands))]
-    return collapse(blended)
+    if keep == 0:
+        return frame.copy()
+    return frame + collapse([m * d for m, d in zip(masks[:keep], bands[:keep])])  # the coarse levels add nothing
 
 
 def correct_contrast(face: np.ndarray, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Scale each channel's spread around its masked mean to the frame's spread under the same mask."""
-    weights = mask[..., None] / max(float(mask.sum()), 1e-6)
-    face_mean, frame_mean = (face * weights).sum((0, 1)), (frame * weights).sum((0, 1))
-    face_std = np.sqrt((((face - face_mean) ** 2) * weights).sum((0, 1)))
-    frame_std = np.sqrt((((frame - frame_mean) ** 2) * weights).sum((0, 1)))
-    return (face - face_mean) * (frame_std / np.maximum(face_std, 1e-6)) + face_mean
+    weights = (mask / max(float(mask.sum()), 1e-6)).reshape(-1).astype(np.float64)
+
+    def moments(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        flat = image.reshape(-1, image.shape[-1]).astype(np.float64)
+        mean = weights @ flat
+        return mean, np.sqrt(np.maximum(weights @ (flat * flat) - mean * mean, 0.0))
+
+    (face_mean, face_std), (_, frame_std) = moments(face), moments(frame)
+    scale = (frame_std / np.maximum(face_std, 1e-6)).astype(face.dtype)
+    return (face - face_mean.astype(face.dtype)) * scale + face_mean.astype(face.dtype)
 
 
 def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -134,25 +143,38 @@ def prepare_mask(mask: np.ndarray, erode: int = 0, feather: int = 0) -> np.ndarr
     return np.clip(out, 0.0, 1.0)
 
 
-def blend(face: np.ndarray, frame: np.ndarray, mask: np.ndarray, how: str = "paper", color: str = "none", coarse: int = 2) -> np.ndarray:
-    """uint8 frame [H, W, 3] with `face` (uint8, same size, already warped into the frame) put in under `mask` (float [H, W])."""
+def region(mask: np.ndarray, margin: int = 16) -> tuple[slice, slice] | None:
+    """The mask's bounding box grown by `margin` px (the pyramid's context), or None for an empty mask."""
     rows, cols = np.nonzero(mask > 1e-3)
     if rows.size == 0:
-        return frame
-    margin = 16
-    y0, y1 = max(rows.min() - margin, 0), min(rows.max() + margin + 1, frame.shape[0])
-    x0, x1 = max(cols.min() - margin, 0), min(cols.max() + margin + 1, frame.shape[1])
-    region = (slice(y0, y1), slice(x0, x1))
-    m = mask[region].astype(np.float32)
-    f, g = face[region].astype(np.float32) / 255.0, frame[region].astype(np.float32) / 255.0
-    f = transfer_color(f, g, m, color)
+        return None
+    y0, y1 = max(rows.min() - margin, 0), min(rows.max() + margin + 1, mask.shape[0])
+    x0, x1 = max(cols.min() - margin, 0), min(cols.max() + margin + 1, mask.shape[1])
+    return slice(y0, y1), slice(x0, x1)
+
+
+def blend_float(face: np.ndarray, frame: np.ndarray, mask: np.ndarray, how: str = "paper", color: str = "none",
+                coarse: int = 2) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(the face as it enters the blend, the blended image): float32 [h, w, 3] working-space images, mask float32 [h, w].
+
+    Pixels the mask never touches are the frame's, bit for bit (no ringing of the pyramid into them)."""
+    face = transfer_color(face, frame, mask, color)
+    if how == "paper":
+        face = correct_contrast(face, frame, mask)
     if how == "alpha":
-        out = m[..., None] * f + (1 - m[..., None]) * g
+        out = mask[..., None] * face + (1 - mask[..., None]) * frame
     else:
-        if how == "paper":
-            f = correct_contrast(f, g, m)
-        out = pyramid_blend(f, g, m, coarse if how == "paper" else 0)
-    out = np.where(m[..., None] > 0, out, g)  # no ringing of the pyramid into pixels the mask never touches
+        out = pyramid_blend(face, frame, mask, coarse if how == "paper" else 0)
+    return face.astype(np.float32), np.where(mask[..., None] > 0, out, frame).astype(np.float32)
+
+
+def blend(face: np.ndarray, frame: np.ndarray, mask: np.ndarray, how: str = "paper", color: str = "none", coarse: int = 2) -> np.ndarray:
+    """uint8 frame [H, W, 3] with `face` (uint8, same size, already warped into the frame) put in under `mask` (float [H, W])."""
+    box = region(mask)
+    if box is None:
+        return frame
+    f, g = face[box].astype(np.float32) / 255.0, frame[box].astype(np.float32) / 255.0
+    _, out = blend_float(f, g, mask[box].astype(np.float32), how, color, coarse)
     result = frame.copy()
-    result[region] = np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    result[box] = np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return result

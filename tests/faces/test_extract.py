@@ -98,5 +98,5 @@ def test_extract_video_and_bad_files_from_the_cli(shared_faces: Path, tmp_path: 
     assert all((p.parent / "masks" / p.name).is_file() and p.with_suffix(".json").is_file() for p in crops)
     assert len(crops) == 13
     assert "13 faces written" in result.output and "3 files skipped" in result.output
-    for name, reason in (("fake.jpg", "not a readable image"), ("notes.txt", "not an image or video"), ("cut.mp4", "video")):
+    for name, reason in (("fake.jpg", "not a readable image"), ("notes.txt", "not an image, plate or video"), ("cut.mp4", "video")):
         assert any(name in line and reason in line for line in result.output.splitlines()), (name, result.output)

@@ -107,3 +107,31 @@ def test_bomb_and_odd_modes(tmp_path: Path) -> None:
         image.save(tmp_path / name)
         rgb, _ = read_image(tmp_path / name)
         assert rgb.shape == (10, 10, 3) and rgb.dtype == np.uint8, name
+
+
+def _plate_bytes(suffix: str, fmt: str) -> bytes:
+    """A small valid plate of this format, as the seed of mutations."""
+    import tempfile
+
+    import OpenImageIO as oiio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"seed{suffix}"
+        spec = oiio.ImageSpec(6, 4, 3, fmt)
+        out = oiio.ImageOutput.create(str(path))
+        out.open(str(path), spec)
+        out.write_image(np.linspace(0, 1, 72, dtype=np.float32).reshape(4, 6, 3))
+        out.close()
+        return path.read_bytes()
+
+
+@FUZZ
+@given(data=st.one_of(_mutated(_plate_bytes(".exr", "half")), _mutated(_plate_bytes(".dpx", "uint16")), _mutated(_plate_bytes(".tif", "uint16"))))
+def test_plate_reader(tmp_path: Path, data: bytes) -> None:
+    from combtf.io.plates import read_plate
+
+    for suffix in (".exr", ".dpx", ".tif"):
+        plate = _read_or_named_error(read_plate, tmp_path / f"x{suffix}", data)
+        if plate is not None:
+            assert plate.pixels.ndim == 3 and plate.pixels.shape[:2] == (plate.spec.height, plate.spec.width)
+            assert plate.rgb().shape == (*plate.pixels.shape[:2], 3)

@@ -129,8 +129,10 @@ def plate_options(command: Callable) -> Callable:
 
 def plate_settings(frame_range: str | None, strict: bool, colorspace: str | None, ocio_config: str):  # noqa: ANN201 - PlateOptions
     from combtf.faces.sequence import PlateOptions
-    from combtf.io.colour import load_config
+    from combtf.io.colour import Conversion, load_config
     from combtf.io.sequences import parse_range
 
-    load_config(ocio_config)  # a bad config fails here, before any frame is read
+    load_config(ocio_config)  # a bad config or space fails here, before any frame is read
+    if colorspace:
+        Conversion(ocio_config, colorspace)
     return PlateOptions(parse_range(frame_range) if frame_range else None, strict, colorspace, ocio_config)

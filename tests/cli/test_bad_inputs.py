@@ -153,3 +153,20 @@ def test_a_mask_of_the_wrong_size_is_one_line_naming_it(tmp_path: Path) -> None:
     assert result.exit_code == 2
     last_line_error(result.output, f"error: {mask}: mask is 9x9, image is 16x16")
     assert not list((tmp_path / "run").glob("checkpoints/ckpt-*"))
+
+
+def test_bad_plate_options_are_one_line_errors_before_anything_is_read(model: tuple[Path, Path], tmp_path: Path) -> None:
+    broken = tmp_path / "studio.ocio"
+    broken.write_text("ocio_profile_version: [2\n")
+    (tmp_path / "shot.1001.exr").write_bytes(b"not an exr")
+    pattern = str(tmp_path / "shot.####.exr")
+    for option, fragment in ((["--colorspace", "Rec.709 Gamma 9"], "--colorspace Rec.709 Gamma 9: no such colour space"),
+                             (["--ocio-config", str(broken)], "studio.ocio: not a usable OCIO config"),
+                             (["--frames", "1100-1001"], "--frames 1100-1001")):  # fmt: skip
+        one_line_error(run("extract", pattern, "--identity", "x", "--data", tmp_path / "faces", "--quiet", *option), fragment)
+        one_line_error(run("swap", "--model", model[1], "--source", "ada", "--target", "ben", "--input", pattern, *option), fragment)
+    assert not (tmp_path / "faces").exists() and not Path("swaps/ada_from_ben").exists()
+    result = run("swap", "--model", model[1], "--source", "ada", "--target", "ben", "--input", pattern, "--output", tmp_path / "out")
+    assert result.exit_code == 2 and "shot.1001.exr: not a readable image" in result.output  # the frame, named
+    last_line_error(result.output, "no face found in any of the 0 frames")
+    assert not (tmp_path / "out").exists()

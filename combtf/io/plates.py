@@ -84,10 +84,7 @@ class Plate:
             return out
         box = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
         rgb, where = rgb[box], where[box]
-        if self.pixels.dtype.kind in "ui":
-            top = np.iinfo(self.pixels.dtype).max
-            rgb = np.clip(np.round(rgb.astype(np.float64) * top), 0, top)
-        stored = rgb.astype(self.pixels.dtype)
+        stored = _stored(rgb, self.pixels.dtype)
         if len(set(self.rgb_index)) < 3:  # grey plate: the face's luminance
             stored = stored.astype(np.float64).mean(axis=-1, keepdims=True).astype(self.pixels.dtype)
         region = out[box]
@@ -183,10 +180,15 @@ def write_like(path: Path, like: Plate | None, pixels: np.ndarray, channels: lis
     spec.alpha_channel = channels.index("A") if "A" in channels else -1
     for key, value in attributes.items():
         spec.attribute(key, value)
-    if dtype.kind in "ui":
+    _write(path, [(spec, _stored(pixels.reshape(*pixels.shape[:2], len(channels)), dtype))])
+
+
+def _stored(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Plate units -> the stored type: integers scaled from [0, 1], rounded and clipped; floats cast."""
+    if np.dtype(dtype).kind in "ui":
         top = np.iinfo(dtype).max
-        pixels = np.clip(np.round(pixels.astype(np.float64) * top), 0, top)
-    _write(path, [(spec, pixels.reshape(*pixels.shape[:2], len(channels)).astype(dtype))])
+        values = np.clip(np.round(values.astype(np.float64) * top), 0, top)
+    return values.astype(dtype)
 
 
 def _write(path: Path, parts: list[tuple[object, np.ndarray]]) -> None:

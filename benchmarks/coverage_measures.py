@@ -10,7 +10,8 @@ the ones ben's decoder cannot render.  Each measure scores every frame of A; the
 the ROC AUC of that score for those frames, and precision/recall for each threshold rule:
 the q-th percentile of the same score on ben's own frames rendered by A (which ben covers by
 construction), and that percentile after scaling the reference to meet A's scores at their
-10th percentile (`calibrated`, what `combtf coverage` uses).  Precision counts a flagged frame
+10th percentile (`calibrated`, what `combtf coverage` used before its data-side check;
+it now scores the mouth region against frames like it instead, benchmarks/coverage_cases.py).  Precision counts a flagged frame
 as right when its mouth is open beyond ben's range (> 0.2); recall is over the clearly open
 frames.  Pairs without ben (full overlap) report the share of frames each rule leaves covered.
 This is the evidence for the measure `combtf coverage` uses (docs/latent-space.md, docs/experiments/coverage.md).
@@ -34,29 +35,27 @@ import numpy as np  # noqa: E402
 CLOSED = "ben"
 OPEN, BEYOND = 0.5, 0.2
 QUANTILES = (90, 95)
+CALIBRATION = 10  # the percentile where the `calibrated` rule scales the reference to the pair's own scores
 LUMA = np.array([0.299, 0.587, 0.114])
-LANDMARK_SIZE = 256
 
 
-def mouth_opening(gray_crops: list[np.ndarray]) -> np.ndarray:
-    """Inner-lip gap over nose-bridge-to-chin distance, from dlib's 68 points in the template's box."""
-    from PIL import Image
+def mouth_opening(crops: np.ndarray) -> np.ndarray:
+    """Inner-lip gap over nose-bridge-to-chin distance, from dlib's 68 points read off each crop."""
+    from combtf.faces.landmarks import CropLandmarks
 
-    from combtf.faces.landmarks import LandmarkPredictor, predictor_box
-    from combtf.faces.template import template
-
-    predictor, box = LandmarkPredictor(), predictor_box(template(LANDMARK_SIZE))
+    reader = CropLandmarks()
     out = []
-    for gray in gray_crops:
-        big = np.asarray(Image.fromarray(gray).resize((LANDMARK_SIZE, LANDMARK_SIZE), Image.BILINEAR))
-        p = predictor(big, box)
+    for crop in crops:
+        p = reader(np.round(np.clip(crop, 0, 1) * 255).astype(np.uint8))
         gap = np.mean([np.linalg.norm(p[a] - p[b]) for a, b in ((61, 67), (62, 66), (63, 65))])
         out.append(gap / np.linalg.norm(p[8] - p[27]))
     return np.array(out)
 
 
-def gray(images: np.ndarray) -> list[np.ndarray]:
-    return [np.round(np.clip(img, 0, 1) @ [0.299, 0.587, 0.114] * 255).astype(np.uint8) for img in images]
+def threshold(scores: np.ndarray, reference: np.ndarray) -> float:
+    """The `calibrated` rule: the reference scaled to meet the scores at their 10th percentile, then its 95th."""
+    scale = np.percentile(scores, CALIBRATION) / max(float(np.percentile(reference, CALIBRATION)), 1e-6)
+    return float(np.percentile(reference, 95) * scale)
 
 
 def scores(trained: object, x: dict, m: dict, codes: dict, a: str, b: str) -> dict[str, np.ndarray]:
@@ -85,7 +84,7 @@ def scores(trained: object, x: dict, m: dict, codes: dict, a: str, b: str) -> di
     return {
         "cycle_l1": np.asarray(masked_l1(back, x[a], m[a]), np.float64),
         "latent_nearest_centred": nearest,
-        "mouth_landmarks": np.abs(mouth_opening(gray(x[a])) - mouth_opening(gray(swapped))),
+        "mouth_landmarks": np.abs(mouth_opening(x[a]) - mouth_opening(swapped)),
         "mouth_structure": mouth_structure(x[a], swapped),
         "mouth_difference": mouth_difference(x[a], swapped),
     }
@@ -108,7 +107,6 @@ def main() -> None:
     args = parser.parse_args()
     from sklearn.metrics import roc_auc_score
 
-    from combtf.analysis.coverage import threshold
     from combtf.data.faceset import load_crops, scan
     from combtf.model.latent_stats import encode_images
     from combtf.swap.from_run import load_trained

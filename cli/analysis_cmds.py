@@ -77,7 +77,7 @@ def latent_plot(model: str | None, data_dir: Path | None, identities: str | None
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the result here.")
 def coverage(model: str | None, data_dir: Path | None, identities: str | None, max_samples: int, precision: str,
              method: str, out: Path, json_out: Path | None) -> None:  # fmt: skip
-    """For every pair (A, B): the frames of A that B's decoder cannot render, as one HTML page."""
+    """For every pair (A, B): the frames of A that B's decoder cannot render, why, and what B's data lack, as one HTML page."""
     import json
 
     import numpy as np
@@ -92,8 +92,8 @@ def coverage(model: str | None, data_dir: Path | None, identities: str | None, m
     folder = data_dir or Path(trained.config.data or ".")
     with tqdm(unit="frame", desc="encoding", delay=0.5) as bar:
         frames = sample_frames(trained, folder, split_names(identities), trained.level, max_samples, progress=bar.update)
-    pairs = len(frames.identities) * (len(frames.identities) - 1)
-    with tqdm(total=pairs, unit="pair", desc="scoring", delay=0.5) as bar:
+    passes = len(frames.identities) ** 2  # every decoder on every identity's frames, its own included
+    with tqdm(total=passes, unit="pass", desc="rendering", delay=0.5) as bar:
         result = cov.measure(trained, frames, progress=bar.update)
     codes = centred(frames.codes)
     points = reduce(np.concatenate([codes[n] for n in frames.identities]), method)
@@ -102,5 +102,9 @@ def coverage(model: str | None, data_dir: Path | None, identities: str | None, m
         write_atomic(json_out, (json.dumps(result.to_json(), indent=1) + "\n").encode())
     click.echo(f"coverage report written to {out}" + (f", JSON to {json_out}" if json_out else ""))
     for pair in result.pairs:
+        by = {e: sum(pair.flagged_by(i) == e for i in pair.uncovered) for e in cov.EVIDENCE}
         click.echo(f"  {pair.source:>10} -> {pair.target:<10} coverage {pair.coverage:.3f} "
-                   f"({len(pair.uncovered)} of {len(pair.scores)} frames uncovered)")
+                   f"({len(pair.uncovered)} of {pair.frames} frames uncovered; flagged by "
+                   + ", ".join(f"{e}: {n}" for e, n in by.items()) + ")")
+        for line in pair.missing()[:3]:
+            click.echo(f"  {'':>10}    {line}")

@@ -22,16 +22,21 @@ def _default(name: str) -> object:
 @click.option("--size", default=_default("size"), show_default=True, type=click.IntRange(8, 1024), help="Crop size in px.")
 @click.option("--seed", default=_default("seed"), show_default=True, type=int)
 @click.option("--closed-mouth", default=None, help="Comma-separated identities that never open their mouths in training.")
-def demo_data(out: Path, identities: int, images: int, eval_images: int, size: int, seed: int, closed_mouth: str | None) -> None:
+@click.option("--turns", is_flag=True, help="Heads turn (up to 40 degrees of yaw), each eye closes on its own, identities vary more widely.")
+@click.option("--frontal", default=None, help="With --turns: comma-separated identities kept within 10 degrees of yaw in training.")
+def demo_data(out: Path, identities: int, images: int, eval_images: int, size: int, seed: int, closed_mouth: str | None,
+              turns: bool, frontal: str | None) -> None:  # fmt: skip
     """Write a synthetic multi-identity face set with masks and a ground-truth swap split."""
     from combtf.errors import CombtfError
 
     total = identities * (images + eval_images)
     with tqdm(total=total, unit="img", desc="rendering", delay=0.5) as bar:  # no bar before an early error
         try:
-            summary = write_demo_data(out, identities, images, eval_images, size, seed, bar.update, tuple(split_names(closed_mouth) or ()))
+            summary = write_demo_data(out, identities, images, eval_images, size, seed, bar.update,
+                                      tuple(split_names(closed_mouth) or ()), turns, tuple(split_names(frontal) or ()))  # fmt: skip
         except FileExistsError as exc:
             raise CombtfError(f"{out}: already exists and is not empty") from exc
         except ValueError as exc:
-            raise CombtfError(f"--closed-mouth: {exc}") from exc
+            option = "--frontal" if "frontal" in str(exc) else "--closed-mouth"
+            raise CombtfError(f"{option}: {exc}") from exc
     click.echo(f"wrote {', '.join(summary['identities'])}: training crops in {out}/train, ground-truth swaps in {out}/eval")

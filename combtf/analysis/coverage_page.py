@@ -1,8 +1,9 @@
 """The coverage report as ONE self-contained HTML file: images inline, no network, plain JS.
 
-The page has a table of coverage per pair, an interactive map of the latent codes
-(hover: the frame; click: its nearest frames of every identity) and, per pair, the
-uncovered frames worst first beside their nearest frame of the other identity.
+The page has a table of coverage per pair with what each pair's data lack, an interactive map of
+the latent codes (hover: the frame; click: its nearest frames of every identity) and, per pair, the
+uncovered frames worst first: the frame, B's rendering of it and B's nearest training frame, with
+the measure that flagged it and by how much.
 """
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from combtf.analysis.coverage import Coverage
+from combtf.analysis.coverage import EVIDENCE, SHOWN_PER_PAIR, Coverage
 from combtf.io.atomic import write_atomic
 
-SHOWN_PER_PAIR = 48  # uncovered frames shown per pair; the JSON lists all of them
+BY = {"data": "the data", "model": "the model", "both": "data and model"}  # EVIDENCE in a caption
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
@@ -57,7 +58,9 @@ def write_report(cov: Coverage, points: np.ndarray, neighbours: list[list[list[i
     }
     rows = "".join(
         f"<tr><td>{html.escape(p.source)}</td><td>{html.escape(p.target)}</td><td>{p.coverage:.3f}</td>"
-        f"<td>{len(p.uncovered)} of {len(p.scores)}</td><td>{p.threshold:.4f}</td></tr>"
+        f"<td>{len(p.uncovered)} of {p.frames}</td>"
+        + "".join(f"<td>{sum(p.flagged_by(i) == e for i in p.uncovered)}</td>" for e in EVIDENCE)
+        + '<td class="missing">' + ("<br>".join(html.escape(m) for m in p.missing()) or "nothing") + "</td></tr>"
         for p in cov.pairs
     )
     sections = []
@@ -68,16 +71,18 @@ def write_report(cov: Coverage, points: np.ndarray, neighbours: list[list[list[i
             a_path, b_path = frames.paths[p.source][i], frames.paths[p.target][j]
             items.append(
                 f'<figure class="pair"><img src="{uris[offsets[p.source] + i]}" title="{html.escape(str(a_path))}">'
+                f'<img src="{data_uri(p.renders[i])}" title="{html.escape(p.target)} rendering it">'
                 f'<img src="{uris[offsets[p.target] + j]}" title="{html.escape(str(b_path))}">'
-                f"<figcaption>{html.escape(a_path.name)}<br>score {p.scores[i]:.4f} "
-                f"(threshold {p.threshold:.4f})<br>nearest {html.escape(b_path.name)}</figcaption></figure>"
+                f"<figcaption>{html.escape(a_path.name)}: flagged by {BY[p.flagged_by(i)]}<br>"
+                f"{html.escape(p.explain(i))}<br>nearest {html.escape(b_path.name)}</figcaption></figure>"
             )
         more = len(p.uncovered) - SHOWN_PER_PAIR
         tail = f"<p>... and {more} more (all are in the JSON report).</p>" if more > 0 else ""
         body = "".join(items) or "<p>Every frame is covered.</p>"
         sections.append(
             f"<h3>{html.escape(p.source)} frames that {html.escape(p.target)}'s decoder cannot render "
-            f"({len(p.uncovered)}, worst first; left: the frame, right: the nearest {html.escape(p.target)} frame)</h3>"
+            f"({len(p.uncovered)}, worst first; left to right: the frame, {html.escape(p.target)}'s rendering of it, "
+            f"the nearest {html.escape(p.target)} training frame)</h3>"
             f'<div class="pairs">{body}</div>{tail}'
         )
     page = _TEMPLATE.format(
@@ -95,6 +100,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <style>
 body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
+td.missing {{ text-align: left; font-size: 12px; }}
 #map {{ border: 1px solid #ccc; background: #fafafa; }}
 #map circle {{ cursor: pointer; }}
 #tip {{ position: fixed; display: none; background: #fff; border: 1px solid #888; padding: 4px; font-size: 12px; pointer-events: none; }}
@@ -104,7 +110,8 @@ table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding
 </style></head><body>
 <h1>{title}</h1>
 <p><b>Measure.</b> {measure}</p>
-<table><tr><th>frames of</th><th>decoder of</th><th>coverage</th><th>uncovered</th><th>threshold</th></tr>{rows}</table>
+<table><tr><th>frames of</th><th>decoder of</th><th>coverage</th><th>uncovered</th><th>flagged by the data</th>
+<th>by the model</th><th>by both</th><th>what the decoder's data lack</th></tr>{rows}</table>
 <h2>Latent map</h2>
 <p>Each dot is a frame's latent code; rings mark frames some other identity cannot render.
 Hover a dot to see the frame, click it to list its nearest frames of every identity.</p>

@@ -8,31 +8,24 @@ uniformly, 1 evenly over expressions.
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 
+from combtf.data.sidecars import crop_landmarks
 from combtf.faces.expression import eye_opening, mouth_opening
 
 log = logging.getLogger(__name__)
 MAX_RATIO = 10.0  # no crop is drawn more than ten times as often as the most common one
-MAX_SIDECAR_BYTES = 1 << 20
 
 
-def expression(sidecar: Path) -> tuple[float, float] | None:
-    """(mouth opening, mean eye opening) of an aligned crop; None where the sidecar has no usable landmarks."""
-    try:
-        if sidecar.stat().st_size > MAX_SIDECAR_BYTES:
-            return None
-        meta = json.loads(sidecar.read_text())
-        points = np.asarray(meta["crop_landmarks"], np.float64)
-        size = float(meta["crop_size"])
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+def expression(crop: Path) -> tuple[float, float] | None:
+    """(mouth opening, mean eye opening) of an aligned crop; None where its sidecar has no usable landmarks."""
+    found = crop_landmarks(crop)
+    if found is None:
         return None
-    if points.shape != (68, 2) or not np.isfinite(points).all() or not 0 < size < np.inf:
-        return None
+    points, size = found
     return mouth_opening(points, size), (eye_opening(points, 36) + eye_opening(points, 42)) / 2
 
 
@@ -41,7 +34,7 @@ def draw_weights(crops: list[Path], strength: float) -> np.ndarray | None:
     than three crops, or any crop without landmarks (a weighting of the others would be arbitrary)."""
     if strength == 0 or len(crops) < 3:
         return None
-    found = [expression(path.with_suffix(".json")) for path in crops]
+    found = [expression(path) for path in crops]
     missing = [path for path, value in zip(crops, found) if value is None]
     if missing:
         log.warning("%s: no landmarks in its sidecar (.json); %s draws uniformly", missing[0], missing[0].parent)

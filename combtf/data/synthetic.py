@@ -11,6 +11,7 @@ its swaps be scored against real answers, with no download.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import shutil
@@ -21,10 +22,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from combtf.faces.crops import points
+
 RGB = tuple[float, float, float]
 
 NAMES = ("ada", "ben", "cleo", "dev", "eli", "fay", "gus", "hana")
 CLOSED_MOUTH_MAX = 0.1
+MAX_YAW = math.radians(40.0)  # head turns with `turns`: DeepFaceLab's "full face" range before the far eye hides
+FRONTAL_MAX = math.radians(10.0)  # `frontal` identities stay within this yaw
+_HEAD_DEPTH = 0.85  # the head is an ellipsoid this deep (face half-heights); yaw turns it
+_NOSE_DEPTH = 0.3  # how far the nose stands in front of it
+_EYE_V, _MOUTH_V, _BROW_TILT = -0.12, 0.5, 0.15  # eye line and mouth height (face half-heights), brow tilt (radians)
 
 # Face half-height and centre height in image units (the image spans -1..1), so the
 # face fills ~60% of the crop height, a little below centre, like an aligned crop.
@@ -79,6 +87,8 @@ class Identity:
     mouth_width: float  # half-width of the mouth
     lip: RGB
     brow_thickness: float
+    eye_spacing: float = 0.42  # eye centre from the face's midline, in face half-widths
+    eye_shape: float = 0.6  # eye height over width
 
 
 @dataclass(frozen=True)
@@ -93,13 +103,26 @@ class Performance:
     eye_open: float  # 0..1, 0 = closed
     light_angle: float  # radians, direction the soft light comes from
     light_strength: float  # 0..0.35, shading amplitude
+    yaw: float = 0.0  # radians, out-of-plane head turn; > 0 turns the face towards the image's right
+    eye_open_left: float | None = None  # the subject's left eye (image right); None: as `eye_open`
+
+    @property
+    def left_eye(self) -> float:
+        return self.eye_open if self.eye_open_left is None else self.eye_open_left
+
+    def row(self) -> list[float]:
+        """The values `performances.csv` holds, in field order, the left eye resolved."""
+        return [self.left_eye if f.name == "eye_open_left" else getattr(self, f.name) for f in dataclasses.fields(self)]
 
 
-def make_identities(n: int, seed: int = 0) -> list[Identity]:
+def make_identities(n: int, seed: int = 0, varied: bool = False) -> list[Identity]:
     """Return ``n`` (2..8) identities named from ``NAMES``.
 
     Every attribute is a fresh permutation of eight evenly spaced values (or palette
-    entries), so any two identities differ in every feature, not just by chance.
+    entries), so any two identities differ in every feature, not just by chance.  ``varied``
+    widens face and mouth width and eye size, and adds eye spacing, eye shape and lip contrast:
+    enough identity that a coverage measure reading identity as a gap fails (the default keeps
+    the demo's faces).
     """
     if not 2 <= n <= len(NAMES):
         raise ValueError(f"identities must be between 2 and {len(NAMES)}, got {n}")
@@ -112,29 +135,42 @@ def make_identities(n: int, seed: int = 0) -> list[Identity]:
     def pick(palette: tuple[RGB, ...]) -> list[RGB]:
         return [palette[i] for i in rng.permutation(k)]
 
+    wide = {"face_ratio": (0.62, 0.95), "eye_size": (0.12, 0.21), "mouth_width": (0.15, 0.34)} if varied else {}
     columns = {
-        "face_ratio": spread(0.70, 0.88),
+        "face_ratio": spread(*wide.get("face_ratio", (0.70, 0.88))),
         "skin": pick(_SKINS),
         "hair": pick(_HAIRS),
         "fringe_height": spread(0.42, 0.75),
         "hair_length": spread(-0.35, 0.85),
         "hair_volume": spread(1.07, 1.22),
-        "eye_size": spread(0.14, 0.19),
+        "eye_size": spread(*wide.get("eye_size", (0.14, 0.19))),
         "iris": pick(_IRISES),
         "nose_length": spread(0.26, 0.40),
         "nose_width": spread(0.07, 0.12),
-        "mouth_width": spread(0.19, 0.30),
+        "mouth_width": spread(*wide.get("mouth_width", (0.19, 0.30))),
         "lip": pick(_LIPS),
         "brow_thickness": spread(0.025, 0.055),
     }
+    if varied:
+        columns["eye_spacing"] = spread(0.35, 0.50)
+        columns["eye_shape"] = spread(0.42, 0.80)
+        contrast = spread(0.35, 1.4)  # lip colour pulled towards the skin (< 1) or pushed away from it
+        columns["lip"] = [
+            tuple(float(np.clip(sk + c * (li - sk), 0.0, 1.0)) for sk, li in zip(skin, lip))
+            for skin, lip, c in zip(columns["skin"], columns["lip"], contrast)
+        ]
     return [
         Identity(name=NAMES[i], **{key: values[i] for key, values in columns.items()})
         for i in range(n)
     ]
 
 
-def sample_performance(rng: np.random.Generator) -> Performance:
-    """Draw a random head pose, expression and lighting (independent of identity)."""
+def sample_performance(rng: np.random.Generator, turns: bool = False) -> Performance:
+    """Draw a random head pose, expression and lighting (independent of identity).
+
+    ``turns`` adds out-of-plane yaw (up to ``MAX_YAW``) and eyes that close on their own (winks);
+    its draws come after the others, so the rest of a performance is the same either way.
+    """
     dx, dy = (float(v) for v in rng.uniform(-0.06, 0.06, 2))
     roll = float(rng.uniform(-0.25, 0.25))
     scale = float(rng.uniform(0.9, 1.1))
@@ -144,7 +180,16 @@ def sample_performance(rng: np.random.Generator) -> Performance:
     eye_open = float(rng.uniform(0.0, 0.25) if blink else rng.uniform(0.55, 1.0))
     light_angle = float(rng.uniform(-math.pi, math.pi))
     light_strength = float(rng.uniform(0.0, 0.35))
-    return Performance(dx, dy, roll, scale, mouth_open, eye_open, light_angle, light_strength)
+    perf = Performance(dx, dy, roll, scale, mouth_open, eye_open, light_angle, light_strength)
+    if not turns:
+        return perf
+    yaw = float(rng.uniform(-MAX_YAW, MAX_YAW))
+    left = eye_open if blink else float(rng.uniform(0.55, 1.0))
+    if not blink and rng.uniform() < 0.12:  # a wink: one eye shut, the other open
+        left = float(rng.uniform(0.0, 0.25))
+    if rng.uniform() < 0.5:
+        eye_open, left = left, eye_open
+    return dataclasses.replace(perf, eye_open=eye_open, eye_open_left=left, yaw=yaw)
 
 
 def _ellipse(u: np.ndarray, v: np.ndarray, cu: float, cv: float, ru: float, rv: float) -> np.ndarray:
@@ -153,6 +198,32 @@ def _ellipse(u: np.ndarray, v: np.ndarray, cu: float, cv: float, ru: float, rv: 
     dv = (v - cv) / rv
     grad = 2.0 * np.sqrt((du / ru) ** 2 + (dv / rv) ** 2) + 1e-6
     return (du * du + dv * dv - 1.0) / grad
+
+
+def _lid(eh: float, eye_open: float | np.ndarray) -> tuple:
+    """Half-height and centre height of the lid opening of an eye `eh` high."""
+    open_h = eh * (0.1 + 0.9 * eye_open)
+    return open_h, _EYE_V + 0.6 * (eh - open_h)
+
+
+def _inner_lip(mouth_open: float) -> float:
+    return 0.02 + 0.12 * mouth_open
+
+
+def _surface_x(u: np.ndarray, v: np.ndarray, r: float, cy: float, sy: float) -> np.ndarray:
+    """Where the view ray through image point (u, v) meets the turned head ellipsoid, across the face.
+
+    The ray's depth t solves a quadratic; outside the outline (no real root) the closest approach
+    is taken, so x stays continuous there.
+    """
+    if sy == 0.0:
+        return u
+    d2, r2 = _HEAD_DEPTH**2, r * r
+    a = sy * sy / r2 + cy * cy / d2
+    b = 2.0 * u * sy * cy * (1.0 / d2 - 1.0 / r2)
+    c = u * u * (cy * cy / r2 + sy * sy / d2) - (1.0 - v * v)
+    t = (-b + np.sqrt(np.maximum(b * b - 4.0 * a * c, 0.0))) / (2.0 * a)
+    return (u * cy - t * sy).astype(np.float32)
 
 
 class _Layers:
@@ -191,34 +262,41 @@ def render(identity: Identity, perf: Performance, size: int) -> tuple[np.ndarray
     px, py = x - 2.0 * perf.dx, y - (_FACE_Y + 2.0 * perf.dy)
     u = (c * px + s * py) * k
     v = (-s * px + c * py) * k
-    ua = np.abs(u)  # mirrored, so each paired feature is one evaluation
     layers = _Layers(2.0 / size * k, (size, size))
     cover = layers.cover
 
     r = idt.face_ratio
     skin = np.asarray(idt.skin, np.float32)
     hair = np.asarray(idt.hair, np.float32)
+    # Yaw turns the head, an ellipsoid r wide, 1 high and _HEAD_DEPTH deep, about its vertical
+    # axis; features are drawn on its surface, so ``x`` (not ``u``) is where a pixel lies on the
+    # face.  Its outline stays an ellipse, ``width`` wide.  At yaw 0, x is u exactly.
+    cy, sy = math.cos(perf.yaw), math.sin(perf.yaw)
+    width = math.hypot(r * cy, _HEAD_DEPTH * sy)
+    fx = _surface_x(u, v, r, cy, sy)
+    ua = np.abs(fx)  # mirrored, so each paired feature is one evaluation
+    us = u * (r / width)  # behind the face (neck, ears, hair): the outline's width
 
     # Neck and ears sit behind the hair, so long hair hides the ears.
-    layers.paint(cover(np.maximum(ua - 0.36 * r, 0.55 - v)), skin * 0.8)
+    layers.paint(cover(np.maximum(np.abs(us) - 0.36 * r, 0.55 - v)), skin * 0.8)
     layers.paint(cover(_ellipse(ua, v, 0.98 * r, -0.02, 0.11, 0.19)), skin * 0.9)
 
     # Hair behind the head: a dome over the top continuing straight down the sides.
     vol = idt.hair_volume
-    hair_top = np.where(v < -0.1, _ellipse(u, v, 0.0, -0.1, r * vol, vol + 0.05), ua - r * vol)
+    hair_top = np.where(v < -0.1, _ellipse(us, v, 0.0, -0.1, r * vol, vol + 0.05), np.abs(us) - r * vol)
     hair_shape = np.maximum(hair_top, v - idt.hair_length)
     layers.paint(cover(hair_shape), hair)
 
-    face = _ellipse(u, v, 0.0, 0.0, r, 1.0)
+    face = _ellipse(u, v, 0.0, 0.0, width, 1.0)
     face_cov = cover(face)
     layers.paint(face_cov, skin)
 
     # Eyes: socket/lid, white showing through the lid opening, iris, pupil, lash line.
-    ex, ev, ew = 0.42 * r, -0.12, idt.eye_size
-    eh = 0.6 * ew
+    ex, ev, ew = idt.eye_spacing * r, _EYE_V, idt.eye_size
+    eh = idt.eye_shape * ew
     layers.paint(cover(_ellipse(ua, v, ex, ev, ew * 1.05, eh * 1.1)), skin * 0.86)
-    open_h = eh * (0.1 + 0.9 * perf.eye_open)
-    open_v = ev + 0.6 * (eh - open_h)
+    eye_open = perf.eye_open if perf.left_eye == perf.eye_open else np.where(fx < 0, perf.eye_open, perf.left_eye)
+    open_h, open_v = _lid(eh, eye_open)
     open_cov = cover(_ellipse(ua, v, ex, open_v, ew, open_h))
     layers.paint(open_cov, _WHITE)
     iris_r = 0.8 * eh
@@ -232,7 +310,7 @@ def render(identity: Identity, perf: Performance, size: int) -> tuple[np.ndarray
     layers.paint(cover(np.abs(v - (open_v - arc)) - 0.014) * inside_eye, _DARK)
 
     # Brows, tilted down towards the temples.
-    bt = 0.15
+    bt = _BROW_TILT
     bu, bv = ua - (ex + 0.02), v - (ev - eh - 0.11)
     layers.paint(
         cover(_ellipse(math.cos(bt) * bu + math.sin(bt) * bv, -math.sin(bt) * bu + math.cos(bt) * bv,
@@ -242,20 +320,21 @@ def render(identity: Identity, perf: Performance, size: int) -> tuple[np.ndarray
 
     # Nose: shadow down one side of the bridge, a rounded tip, nostrils.
     nl, nw = idt.nose_length, idt.nose_width
-    layers.paint(cover(_ellipse(u, v, 0.55 * nw, ev + 0.55 * nl, 0.02, 0.4 * nl)) * 0.8, skin * 0.72)
-    layers.paint(cover(_ellipse(u, v, 0.0, ev + nl, nw, 0.6 * nw)) * 0.6, skin * 0.84)
-    layers.paint(cover(_ellipse(ua, v, 0.5 * nw, ev + nl + 0.3 * nw, 0.3 * nw, 0.17 * nw)), skin * 0.4)
+    xn = fx - _NOSE_DEPTH * sy  # standing off the face, the nose moves further when the head turns
+    layers.paint(cover(_ellipse(xn, v, 0.55 * nw, ev + 0.55 * nl, 0.02, 0.4 * nl)) * 0.8, skin * 0.72)
+    layers.paint(cover(_ellipse(xn, v, 0.0, ev + nl, nw, 0.6 * nw)) * 0.6, skin * 0.84)
+    layers.paint(cover(_ellipse(np.abs(xn), v, 0.5 * nw, ev + nl + 0.3 * nw, 0.3 * nw, 0.17 * nw)), skin * 0.4)
 
     # Mouth: lips around a dark opening whose height follows mouth_open; upper teeth inside.
-    mv, mw = 0.5, idt.mouth_width
-    inner_h = 0.02 + 0.12 * perf.mouth_open
-    layers.paint(cover(_ellipse(u, v, 0.0, mv, mw, inner_h + 0.045)), idt.lip)
-    inner_cov = cover(_ellipse(u, v, 0.0, mv, 0.8 * mw, inner_h))
+    mv, mw = _MOUTH_V, idt.mouth_width
+    inner_h = _inner_lip(perf.mouth_open)
+    layers.paint(cover(_ellipse(fx, v, 0.0, mv, mw, inner_h + 0.045)), idt.lip)
+    inner_cov = cover(_ellipse(fx, v, 0.0, mv, 0.8 * mw, inner_h))
     layers.paint(inner_cov, _MOUTH_INSIDE)
     layers.paint(inner_cov * cover(v - (mv - 0.4 * inner_h)), _TEETH)
 
     # Fringe over the forehead, with a gentle wave along its edge.
-    fringe_edge = -idt.fringe_height + 0.035 * np.cos(u * 14.0)
+    fringe_edge = -idt.fringe_height + 0.035 * np.cos(fx * 14.0)
     layers.paint(face_cov * cover(np.maximum(v - fringe_edge, hair_shape)), hair)
 
     # Soft directional light on a rounded head (normal taken from a head-sized ellipse),
@@ -281,11 +360,59 @@ def render(identity: Identity, perf: Performance, size: int) -> tuple[np.ndarray
     )
 
 
+def landmarks(identity: Identity, perf: Performance, size: int) -> np.ndarray:
+    """The 68 points (dlib's order, pixel centres at integers) of `render`'s face: where a perfect
+    landmark detector would put them.  dlib's own predictor cannot read these flat faces
+    (docs/experiments/coverage.md), so `write_demo_data` stores these in each crop's sidecar.
+    """
+    idt, r = identity, identity.face_ratio
+    cy, sy = math.cos(perf.yaw), math.sin(perf.yaw)
+    ex, ew = idt.eye_spacing * r, idt.eye_size
+    eh = idt.eye_shape * ew
+    third = math.sqrt(1.0 - 1.0 / 9.0)
+    points: list[tuple[float, float]] = []  # face texture coordinates (x across the face, v down)
+
+    jaw = np.linspace(-0.15, math.pi + 0.15, 17)  # along the outline, from the image-left ear to the right one
+    width = math.hypot(r * cy, _HEAD_DEPTH * sy)
+    outline = [(-width * math.cos(a), math.sin(a)) for a in jaw]  # already image coordinates (no surface)
+    brow_v = _EYE_V - eh - 0.11
+    along = np.linspace(1.25 * ew, -1.25 * ew, 5)  # outer end to inner end
+    for side, ends in ((-1.0, along), (1.0, along[::-1])):
+        points += [(side * (ex + 0.02 + math.cos(_BROW_TILT) * a), brow_v + math.sin(_BROW_TILT) * a) for a in ends]
+    nose_tip = _EYE_V + idt.nose_length
+    nose = [(0.0, _EYE_V + f * idt.nose_length) for f in (0.0, 1 / 3, 2 / 3, 1.0)]
+    nose += [(f * idt.nose_width, nose_tip + 0.3 * idt.nose_width) for f in (-1.0, -0.5, 0.0, 0.5, 1.0)]
+    points += [(x + _NOSE_DEPTH * sy, v) for x, v in nose]
+    for side, eye_open in ((-1.0, perf.eye_open), (1.0, perf.left_eye)):
+        open_h, open_v = _lid(eh, eye_open)
+        arc = open_h * third
+        # dlib goes round each eye clockwise in the image from its image-left corner
+        xs = [-ew, -ew / 3, ew / 3, ew, ew / 3, -ew / 3]
+        vs = [open_v, open_v - arc, open_v - arc, open_v, open_v + arc, open_v + arc]
+        points += [(side * ex + x, v) for x, v in zip(xs, vs)]
+    mw, inner = idt.mouth_width, _inner_lip(perf.mouth_open)
+    outer = inner + 0.045
+    ring = np.linspace(0.0, 2.0 * math.pi, 13)[:-1]  # from the image-left corner, over the top, back under
+    points += [(-mw * math.cos(a), _MOUTH_V - outer * math.sin(a)) for a in ring]
+    points += [(-0.8 * mw * math.cos(a), _MOUTH_V - inner * math.sin(a)) for a in np.linspace(0.0, 2.0 * math.pi, 9)[:-1]]
+
+    x = np.array([p[0] for p in points])
+    v = np.array([p[1] for p in points])
+    depth = _HEAD_DEPTH * np.sqrt(np.maximum(1.0 - (x / r) ** 2 - v**2, 0.0))
+    face = np.concatenate([np.array(outline), np.stack([x * cy + depth * sy, v], 1)])
+    c, s = math.cos(perf.roll), math.sin(perf.roll)
+    k = 1.0 / (perf.scale * _FACE_HALF)
+    px, py = (c * face[:, 0] - s * face[:, 1]) / k, (s * face[:, 0] + c * face[:, 1]) / k
+    image = np.stack([px + 2.0 * perf.dx, py + _FACE_Y + 2.0 * perf.dy], 1)
+    return (image + 1.0) * (size / 2.0) - 0.5
+
+
 _README = """\
 Synthetic multi-identity face set made by combtf (ground truth for face swaps).
 train/<name>/<name>_NNNN.png: each identity with its own random pose, expression, lighting.
 eval/<name>/eval_NNNN.png: image NNNN is the SAME performance for every identity (true swaps).
-Each folder's masks/ holds 8-bit face masks (255 = face) under the same file names.
+Each folder's masks/ holds 8-bit face masks (255 = face) under the same file names, and each
+crop's .json sidecar its 68 landmarks (where the renderer drew the features).
 """
 
 
@@ -298,6 +425,8 @@ def write_demo_data(
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
     closed_mouth: tuple[str, ...] = (),
+    turns: bool = False,
+    frontal: tuple[str, ...] = (),
 ) -> dict:
     """Write the synthetic data set to ``out`` (see the module docstring for why).
 
@@ -307,7 +436,11 @@ def write_demo_data(
     ``identities * (images + eval_images)`` in all. The output is byte-for-byte
     deterministic for a given seed. Identities named in ``closed_mouth`` never open their
     mouths in training (mouth opening at most 0.1): the case a coverage report must find.
-    Every training folder gets a ``performances.csv`` with each image's performance.
+    ``turns`` turns heads (yaw up to ``MAX_YAW``), lets each eye close on its own and varies the
+    identities more widely (`make_identities`); identities named in ``frontal`` then stay within
+    ``FRONTAL_MAX`` of yaw in training.  Every training folder gets a ``performances.csv`` with each
+    image's performance (the truth tests score against), and every crop a sidecar with its 68
+    landmarks (`landmarks`), as `combtf extract` writes them.
     """
     out = Path(out)
     if images < 1 or eval_images < 0:
@@ -316,10 +449,13 @@ def write_demo_data(
         raise ValueError(f"size must be at least 8, got {size}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} already exists and is not empty")
-    people = make_identities(identities, seed)
-    unknown = set(closed_mouth) - {p.name for p in people}
-    if unknown:
-        raise ValueError(f"closed_mouth names unknown identities: {', '.join(sorted(unknown))}")
+    if frontal and not turns:
+        raise ValueError("frontal needs turns: without them every head is frontal")
+    people = make_identities(identities, seed, varied=turns)
+    for option, names in (("closed_mouth", closed_mouth), ("frontal", frontal)):
+        unknown = set(names) - {p.name for p in people}
+        if unknown:
+            raise ValueError(f"{option} names unknown identities: {', '.join(sorted(unknown))}")
 
     # One stream for the shared eval performances, one per identity for training.
     eval_seq, *train_seqs = np.random.SeedSequence(seed).spawn(identities + 1)
@@ -329,6 +465,8 @@ def write_demo_data(
 
     def save(identity: Identity, perf: Performance, folder: Path, stem: str) -> None:
         rgb, mask = render(identity, perf, size)
+        sidecar = {"crop_landmarks": points(landmarks(identity, perf, size)), "crop_size": size, "landmarks": "renderer"}
+        (folder / f"{stem}.json").write_text(json.dumps(sidecar))
         Image.fromarray(rgb, "RGB").save(folder / f"{stem}.png", compress_level=1)
         Image.fromarray(mask, "L").save(folder / "masks" / f"{stem}.png", compress_level=1)
         if progress is not None:
@@ -342,16 +480,18 @@ def write_demo_data(
             rng = np.random.default_rng(seq)
             rows = ["stem," + ",".join(f.name for f in dataclasses.fields(Performance))]
             for i in range(images):
-                perf = sample_performance(rng)
+                perf = sample_performance(rng, turns)
                 if person.name in closed_mouth:
                     perf = dataclasses.replace(perf, mouth_open=perf.mouth_open * CLOSED_MOUTH_MAX)
+                if person.name in frontal:
+                    perf = dataclasses.replace(perf, yaw=perf.yaw * (FRONTAL_MAX / MAX_YAW))
                 stem = f"{person.name}_{i:04d}"
                 save(person, perf, tmp / "train" / person.name, stem)
-                rows.append(stem + "," + ",".join(f"{v:.4f}" for v in dataclasses.astuple(perf)))
+                rows.append(stem + "," + ",".join(f"{v:.4f}" for v in perf.row()))
             (tmp / "train" / person.name / "performances.csv").write_text("\n".join(rows) + "\n")
         eval_rng = np.random.default_rng(eval_seq)
         for j in range(eval_images):
-            perf = sample_performance(eval_rng)
+            perf = sample_performance(eval_rng, turns)
             for person in people:
                 save(person, perf, tmp / "eval" / person.name, f"eval_{j:04d}")
         (tmp / "README.txt").write_text(_README)

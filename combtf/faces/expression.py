@@ -30,6 +30,12 @@ def eye_opening(points: np.ndarray, first: int) -> float:
     return float(vertical / (2.0 * np.linalg.norm(p[0] - p[3]) + 1e-9))
 
 
+def lid_gap(points: np.ndarray, eye: slice) -> float:
+    """Mean of the two upper-to-lower lid distances; unlike the eye aspect ratio it does not grow as the head turns."""
+    p = points[eye]
+    return float(np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])) / 2
+
+
 def head_pose(points: np.ndarray) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees from a weak-perspective camera fitted to six landmarks."""
     image = points[list(POSE_POINTS)] * np.array([1.0, -1.0])  # y up, as the model

@@ -13,7 +13,9 @@ import numpy as np
 
 from combtf.errors import CombtfError
 from combtf.faces.align import umeyama
-from combtf.faces.template import MEAN_SHAPE, POINTS, STABLE
+from combtf.faces.template import MEAN_SHAPE, POINTS, STABLE, template
+
+READ_SIZE = 256  # aligned crops are read at this size: dlib's predictor was trained on faces this large and larger
 
 
 def predictor_path() -> Path:
@@ -68,15 +70,16 @@ class LandmarkPredictor:
         self._dlib = dlib
         self._predictor = dlib.shape_predictor(str(path))
 
-    def _predict(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray:
+    def in_box(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """One pass of the predictor in `box`, which must already be the box it expects (`predictor_box`)."""
         rect = self._dlib.rectangle(*(int(round(v)) for v in box))
         shape = self._predictor(gray, rect)
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
     def __call__(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray:
         """`gray` uint8 [H, W]; `box` (x0, y0, x1, y1) from any detector."""
-        points = self._predict(gray, box)
-        return self._predict(gray, predictor_box(points))
+        points = self.in_box(gray, box)
+        return self.in_box(gray, predictor_box(points))
 
 
 def predictor_box(points: np.ndarray) -> np.ndarray:
@@ -89,3 +92,20 @@ def predictor_box(points: np.ndarray) -> np.ndarray:
     half = float(np.hypot(*matrix[:, 0])) / 2
     cx, cy = matrix @ np.array([0.5, 0.5, 1.0])
     return np.array([cx - half, cy - half, cx + half, cy + half])
+
+
+class CropLandmarks:
+    """68 points of aligned crops (faces where the template puts them, so neither a detector nor a
+    second pass is needed): a crop is scaled to READ_SIZE px and read in the box the template gives."""
+
+    def __init__(self) -> None:
+        self._predictor = LandmarkPredictor()
+        self._box = predictor_box(template(READ_SIZE))
+
+    def __call__(self, crop: np.ndarray) -> np.ndarray:
+        """uint8 [s, s, 3] -> [68, 2] in the crop's pixels."""
+        from PIL import Image
+
+        size = crop.shape[0]
+        grey = np.asarray(Image.fromarray(crop, "RGB").convert("L").resize((READ_SIZE, READ_SIZE), Image.BILINEAR))
+        return (self._predictor.in_box(grey, self._box) + 0.5) * (size / READ_SIZE) - 0.5

@@ -108,7 +108,7 @@ def test_coverage_of_a_tiny_run_at_8_px(trained_run: tuple[Path, Path], tmp_path
     assert result.exit_code == 0, result.output
     pairs = json.loads((tmp_path / "c.json").read_text())["pairs"]
     assert [(p["from"], p["to"]) for p in pairs] == [("ada", "ben"), ("ben", "ada")]
-    assert all(0 <= p["coverage"] <= 1 and p["threshold"] > 0 for p in pairs) and (tmp_path / "c.html").stat().st_size > 1000
+    assert all(0 <= p["coverage"] <= 1 and p["thresholds"]["appearance"] > 0 for p in pairs) and (tmp_path / "c.html").stat().st_size > 1000
 
 
 def test_umap_without_its_package_says_how_to_get_it(trained_run: tuple[Path, Path], tmp_path: Path) -> None:

@@ -171,3 +171,45 @@ def test_closed_mouth_identities_and_performance_table(tmp_path: Path) -> None:
     assert tables["ben"].max() <= 0.1 and tables["ada"].max() > 0.5
     with pytest.raises(ValueError, match="zed"):
         write_demo_data(tmp_path / "other", identities=2, images=1, eval_images=1, size=16, closed_mouth=("zed",))
+
+
+def test_head_turns_read_back_from_the_landmarks_the_renderer_draws() -> None:
+    """`landmarks` puts the 68 points where `render` draws the features, so a landmark reading of
+    yaw, mouth and each eye follows the performance, whoever plays it (a true swap stays true)."""
+    from combtf.data.synthetic import MAX_YAW, landmarks
+    from combtf.faces.expression import head_pose, lid_gap, mouth_opening
+    from combtf.faces.template import LEFT_EYE, RIGHT_EYE
+
+    people = make_identities(4, varied=True)
+    rng = np.random.default_rng(1)
+    truth, read = [], []
+    for i in range(60):
+        perf = sample_performance(rng, turns=True)
+        points = landmarks(people[i % 4], perf, SIZE)
+        truth.append((perf.yaw, perf.mouth_open, perf.eye_open, perf.left_eye))
+        read.append((head_pose(points)[0], mouth_opening(points, SIZE), lid_gap(points, RIGHT_EYE), lid_gap(points, LEFT_EYE)))
+    truth, read = np.array(truth), np.array(read)
+    assert np.abs(truth[:, 0]).max() > 0.8 * MAX_YAW and np.mean(truth[:, 2] != truth[:, 3]) > 0.5  # turns, eyes on their own
+    for k in range(4):
+        assert np.corrcoef(truth[:, k], read[:, k])[0, 1] > 0.9, k
+    rgb, _ = render(people[0], _with(NEUTRAL, mouth_open=1.0, eye_open=1.0, eye_open_left=0.0, yaw=0.5), SIZE)
+    points = landmarks(people[0], _with(NEUTRAL, mouth_open=1.0, eye_open=1.0, eye_open_left=0.0, yaw=0.5), SIZE)
+    x, y = np.round(points[60:68].mean(0)).astype(int)
+    assert rgb[y, x].mean() < 110  # the open mouth's inside is where its inner-lip points are
+    right, left = (np.round(points[eye].mean(0)).astype(int) for eye in (RIGHT_EYE, LEFT_EYE))
+    assert rgb[right[1], right[0]].mean() < rgb[left[1], left[0]].mean()  # an open eye shows its iris, a shut one its lid
+
+
+def test_turns_frontal_and_sidecars(tmp_path: Path) -> None:
+    import csv
+    import json
+
+    write_demo_data(tmp_path / "set", identities=2, images=60, eval_images=1, size=16, seed=3, turns=True, frontal=("ben",))
+    for name, widest in (("ada", 30.0), ("ben", 10.0)):
+        rows = list(csv.DictReader((tmp_path / "set" / "train" / name / "performances.csv").read_text().splitlines()))
+        yaw = np.degrees([abs(float(r["yaw"])) for r in rows])
+        assert (yaw.max() > widest) if name == "ada" else (yaw.max() <= widest + 1e-3), (name, yaw.max())
+        sidecar = json.loads((tmp_path / "set" / "train" / name / f"{name}_0000.json").read_text())
+        assert np.array(sidecar["crop_landmarks"]).shape == (68, 2) and sidecar["crop_size"] == 16
+    with pytest.raises(ValueError, match="frontal needs turns"):
+        write_demo_data(tmp_path / "other", identities=2, images=1, eval_images=1, size=16, frontal=("ben",))

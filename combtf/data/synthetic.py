@@ -465,7 +465,7 @@ def write_demo_data(
 
     def save(identity: Identity, perf: Performance, folder: Path, stem: str) -> None:
         rgb, mask = render(identity, perf, size)
-        sidecar = {"crop_landmarks": points(landmarks(identity, perf, size)), "crop_size": size, "landmarks": "renderer"}
+        sidecar = {"crop_landmarks": points(landmarks(identity, perf, size)), "crop_size": size, "landmarks_from": "renderer"}
         (folder / f"{stem}.json").write_text(json.dumps(sidecar))
         Image.fromarray(rgb, "RGB").save(folder / f"{stem}.png", compress_level=1)
         Image.fromarray(mask, "L").save(folder / "masks" / f"{stem}.png", compress_level=1)

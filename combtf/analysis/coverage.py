@@ -237,8 +237,8 @@ def measure(trained: TrainedModel, frames: Frames, progress: Callable[[int], Non
 
         reader = CropLandmarks()
     codes = centred(frames.codes)
-    space = {n: pose_space.per_person(read[n]) / pose_space.spread(pose_space.per_person(read[n])) if landmarks else codes[n]
-             for n in names}  # fmt: skip
+    person = {n: pose_space.per_person(read[n]) for n in names} if landmarks else {}
+    space = {n: person[n] / pose_space.spread(person[n]) if landmarks else codes[n] for n in names}
     appearance, rendered = {}, {}
     for a in names:
         x = frames.images[a].astype(np.float32) / 255.0
@@ -252,18 +252,19 @@ def measure(trained: TrainedModel, frames: Frames, progress: Callable[[int], Non
             if progress:
                 progress(1)
     index = {n: NearestNeighbors(n_neighbors=1).fit(codes[n]) for n in names}
+    # Each decoder's calibration on its own frames, once: no less than 1 for appearance (a frame is flagged
+    # only when B renders it worse than frames like it); for rendered landmarks, the noise and its threshold.
+    look = {b: max(float(np.percentile(appearance[b, b], APPEARANCE_QUANTILE)), 1.0) for b in names}
+    noise = {b: pose_space.spread(person[b] - rendered[b, b]) for b in names} if reader is not None else {}
+    limit = {b: float(np.percentile(rendered_gap(person[b], rendered[b, b], noise[b]), RENDERED_QUANTILE)) for b in noise}
     pairs = []
     for a in names:
         for b in names:
             if a == b:
                 continue
-            # no less than 1: a frame is flagged only when B renders it worse than frames like it
-            model = ModelSide(appearance[a, b], max(float(np.percentile(appearance[b, b], APPEARANCE_QUANTILE)), 1.0))
+            model = ModelSide(appearance[a, b], look[b])
             if reader is not None:
-                own = pose_space.per_person(read[b]) - rendered[b, b]
-                noise = pose_space.spread(own)
-                model.rendered = rendered_gap(pose_space.per_person(read[a]), rendered[a, b], noise)
-                model.rendered_threshold = float(np.percentile(rendered_gap(own, 0.0, noise), RENDERED_QUANTILE))
+                model.rendered, model.rendered_threshold = rendered_gap(person[a], rendered[a, b], noise[b]), limit[b]
             data = pose_space.compare(read[a], read[b]) if landmarks else None
             nearest = data.nearest if data is not None else index[b].kneighbors(codes[a], return_distance=False)[:, 0]
             pair = PairCoverage(a, b, model, data, nearest)

@@ -72,22 +72,6 @@ class ConvPeak:
         return best
 
 
-def forward_gflop_per_image(model: object, level: int) -> float:
-    """Convolutions of the encoder and one decoder at `level`, per image (the fade-in path adds ~nothing)."""
-    import keras
-
-    ident = model.arch.identities[0]
-    blocks = [model.from_rgb[level], *model.encoder_blocks[: level + 1], *model.decoder_blocks[ident][: level + 1], model.to_rgb[ident][level]]
-    flop = 0
-    for block in blocks:
-        for layer in block.layers:
-            if isinstance(layer, keras.layers.Conv2D):
-                _, h, w, c_out = layer.output.shape
-                kh, kw, c_in, _ = layer.kernel.shape
-                flop += 2 * h * w * kh * kw * c_in * c_out
-    return flop / 1e9
-
-
 class Rig:
     """One precision's model, optimizer, step and conv probe, fed real and constant batches."""
 
@@ -147,6 +131,7 @@ def measure(level: int, policies: list[str], sources: list[str], args: argparse.
     from combtf.data.faceset import load_level, scan
     from combtf.data.synthetic import write_demo_data
     from combtf.levels import resolution
+    from combtf.model.cost import train_gflop_per_image
 
     res = resolution(level)
     with tempfile.TemporaryDirectory() as tmp:
@@ -156,7 +141,7 @@ def measure(level: int, policies: list[str], sources: list[str], args: argparse.
     rigs = [Rig(level, policy, args, level_data, faces.identities) for policy in policies]
     alpha = tf.constant(0.5 if level > 0 else 1.0)  # fade-in: the costlier of the two phases
     images = args.batch_size * args.identities
-    gflop = images * 3 * forward_gflop_per_image(rigs[0].model, level)
+    gflop = images * train_gflop_per_image(rigs[0].model, level)
     order = [(rig, source) for rig in rigs for source in sources]
     for i in range(args.warmup + args.steps):
         for rig, source in order if i % 2 else order[::-1]:  # alternate, so no configuration always goes first

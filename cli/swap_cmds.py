@@ -195,11 +195,13 @@ def _score_synthetic(trained: object, eval_dir: Path, pairs: list[tuple[str, str
     from combtf.analysis.ground_truth import evaluate as run_evaluation
 
     report = run_evaluation(trained, eval_dir, pairs, latent_match)
-    click.echo(f"{'source':>10} <- {'target':<10} {'frames':>6} {'mSSIM':>7} {'mPSNR':>7}")
+    click.echo(f"{'source':>10} <- {'target':<10} {'frames':>6} {'mSSIM':>7} {'mPSNR':>7} {'detail':>7}")
     for row in report["pairs"] + report["reconstructions"]:
-        click.echo(f"{row['source']:>10} <- {row['target']:<10} {row['frames']:>6} {row['masked_ssim']:7.4f} {row['masked_psnr']:7.2f}")
+        click.echo(f"{row['source']:>10} <- {row['target']:<10} {row['frames']:>6} {row['masked_ssim']:7.4f} {row['masked_psnr']:7.2f} "
+                   f"{row['detail_ratio']:7.2f}")
     mean = report["mean"]
-    click.echo(f"swaps, mean: masked SSIM {mean['masked_ssim']:.4f}, masked PSNR {mean['masked_psnr']:.2f} dB "
+    click.echo(f"swaps, mean: masked SSIM {mean['masked_ssim']:.4f}, masked PSNR {mean['masked_psnr']:.2f} dB, detail ratio "
+               f"{mean['detail_ratio']:.2f} (half-resolution ceiling {mean['half_resolution_ceiling']:.2f}; docs/judging.md) "
                "(rows with source = target are reconstructions)")
     return report
 

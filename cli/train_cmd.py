@@ -75,12 +75,15 @@ def _options(func):  # noqa: ANN001, ANN202 - click decorator plumbing
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="YAML file of options.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its newest checkpoint.")
 @click.option("--stop-after", type=click.IntRange(1), default=None, help="Checkpoint and stop after N steps.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Checkpoint and stop after this many minutes (--resume continues).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=STRATEGIES[0],
               help="tf.distribute strategy: auto = multiworker when TF_CONFIG names several workers, "
                    f"mirrored when several GPUs are visible, else default. [{STRATEGIES[0]}]")
 def train(
-    config_path: Path | None, resume: bool, stop_after: int | None, quiet: bool, identities: str | None, strategy: str, **options
+    config_path: Path | None, resume: bool, stop_after: int | None, time_limit: float | None, quiet: bool, identities: str | None,
+    strategy: str, **options
 ) -> None:
     """Train a comb model progressively, level by level, on the identity folders in --data."""
     from combtf.config import load_config
@@ -99,7 +102,8 @@ def train(
     if not resume and not config.data:
         raise CombtfError("--data is required (a folder with one sub-folder of face crops per identity)")
     config.out = config.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}"
-    result = run_training(config.validate(), resume=resume, stop_after=stop_after, show_progress=not quiet, strategy=strategy)
+    result = run_training(config.validate(), resume=resume, stop_after=stop_after, show_progress=not quiet, strategy=strategy,
+                          time_limit=None if time_limit is None else 60 * time_limit)
     state = "finished" if result.finished else "stopped"
     click.echo(
         f"{state} at step {result.steps}, {resolution(result.level)} px, masked SSIM {result.score:.4f}, "

@@ -96,14 +96,17 @@ def judge(
     match: bool = True,
     per_reference: int = 40,
     progress: Callable[[int], None] | None = None,
+    candidates: list[str] | None = None,
 ) -> tuple[dict, list[Judged]]:
-    """(report, every judged frame); the report holds per-pair and overall figures, JSON-ready."""
+    """(report, every judged frame); the report holds per-pair and overall figures, JSON-ready.
+    `candidates` are the people retrieval chooses among (default: the model's identities; runs of
+    different identities compare only when they choose among the same people)."""
     for source, target in pairs:
         trained.check_identity(source, "source")
         trained.check_identity(target, "target")
     reader = FaceReader()
     size = trained.resolution
-    names = list(trained.config.identities)
+    names = list(candidates or trained.config.identities)
     centre = centroids(reader, references, names, size, per_reference)
     matrix = np.stack([centre[n] for n in names])
     frames: dict[str, tuple[list[str], np.ndarray, np.ndarray, list[FaceReading]]] = {}

@@ -68,17 +68,31 @@ class TrainedModel:
                           matched, self.config.mirror_average).faces
 
 
-def load_trained(run: Path, policy: str = "float32") -> TrainedModel:
-    """The run's newest checkpoint, computing in `policy` (float32 unless asked) whatever trained it."""
+def checkpoints_of(run: Path) -> list[str]:
+    """Every checkpoint the run still holds, oldest first (curves over training read them all)."""
+    state = tf.train.get_checkpoint_state(str(run / CHECKPOINTS))
+    return list(state.all_model_checkpoint_paths) if state else []
+
+
+def load_trained(run: Path, policy: str = "float32", chosen: str | None = None) -> TrainedModel:
+    """The run's newest checkpoint (or `chosen`, one of `checkpoints_of(run)`), computing in `policy`
+    (float32 unless asked) whatever trained it."""
     config = load_config(run / CONFIG).validate()
     if len(config.identities) < 2:
         raise CombtfError(f"{run / CONFIG}: the run lists fewer than 2 identities")
     keras.mixed_precision.set_global_policy(policy)
     model = CombModel(architecture(config))
     state, average, stats = TrainState(), make_average(model, config), LatentStats(model)
-    checkpoint = make_checkpoint(model, state, average, stats)
-    manager = tf.train.CheckpointManager(checkpoint, str(run / CHECKPOINTS), max_to_keep=None)
-    path = restore_newest(manager, checkpoint, partial=True)
+    saved = make_checkpoint(model, state, average, stats)
+    if chosen is None:
+        manager = tf.train.CheckpointManager(saved, str(run / CHECKPOINTS), max_to_keep=None)
+        path = restore_newest(manager, saved, partial=True)
+    else:
+        try:
+            saved.restore(chosen).expect_partial().assert_existing_objects_matched()
+        except (tf.errors.OpError, ValueError, AssertionError) as exc:
+            raise CombtfError(f"{chosen}: cannot restore this checkpoint ({str(exc).strip().splitlines()[0][:200]})") from exc
+        path = chosen
     if average is not None:
         average.copy_to_model()
     level = int(state.value("level"))

@@ -13,7 +13,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,11 +56,19 @@ class TrainResult:
 
 
 def train(
-    config: TrainConfig, resume: bool = False, stop_after: int | None = None, show_progress: bool = True, strategy: str = "auto"
+    config: TrainConfig,
+    resume: bool = False,
+    stop_after: int | None = None,
+    show_progress: bool = True,
+    strategy: str = "auto",
+    time_limit: float | None = None,
 ) -> TrainResult:
-    """Train (or resume) the run in `config.out`.  `stop_after` ends this invocation after N steps.
+    """Train (or resume) the run in `config.out`.  `stop_after` ends this invocation after N steps,
+    `time_limit` after that many seconds of it (a night's run; a study's equal wall clock).
     `strategy` is not part of the config: a run may resume on other hardware."""
     cluster = distribute.make(strategy)
+    if time_limit is not None and cluster.workers > 1:
+        raise CombtfError("a time limit is for one machine: workers' clocks would stop them at different steps (use a step count)")
     chief = cluster.is_chief
     config = prepare_run(config, resume, chief)
     run = Path(config.out)
@@ -68,8 +76,9 @@ def train(
         faces = _scan_faces(config, resume)
         with run_log(run) if chief else contextlib.nullcontext():
             started = time.perf_counter()
+            deadline = None if time_limit is None else started + time_limit
             trainer = Trainer(config, run, faces, resume, cluster)
-            trainer.train(stop_after, show_progress and chief)
+            trainer.train(stop_after, show_progress and chief, deadline)
             return trainer.result(time.perf_counter() - started)
 
 
@@ -201,7 +210,7 @@ class Trainer:
             self.stats.measure(self.model, level, alpha, self.level_data.images, self._int("step"))
 
     # --- loop ----------------------------------------------------------------------
-    def train(self, stop_after: int | None, show_progress: bool) -> None:
+    def train(self, stop_after: int | None, show_progress: bool, deadline: float | None = None) -> None:
         current = self.phases[min(self._int("phase"), len(self.phases) - 1)]
         total = sum(p.steps for p in self.phases) + self._int("repeats") * current.steps
         images = self.config.batch_size * self.cluster.replicas * len(self.config.identities)
@@ -211,7 +220,7 @@ class Trainer:
             with writer.as_default():
                 while not self.finished:
                     phase = self.phases[self._int("phase")]
-                    if not self._run_phase(phase, progress, stop_after):
+                    if not self._run_phase(phase, progress, stop_after, deadline):
                         self.measure_latents()
                         break
                     self._end_phase(phase, progress)
@@ -233,8 +242,8 @@ class Trainer:
             writer.close()
             distribute.remove_scratch(self.scratch)
 
-    def _run_phase(self, phase: schedule.Phase, progress: Progress, stop_after: int | None) -> bool:
-        """Run the rest of `phase`; False when `stop_after` ended this invocation inside it."""
+    def _run_phase(self, phase: schedule.Phase, progress: Progress, stop_after: int | None, deadline: float | None) -> bool:
+        """Run the rest of `phase`; False when `stop_after` or the deadline ended this invocation inside it."""
         size = resolution(phase.level)
         if self.level_data is None or self.level_data.size != size:
             self.level_data = load_level(self.faces, size, self.warned, self.config.expression_balance)
@@ -254,25 +263,28 @@ class Trainer:
             alpha = schedule.alpha(phase, phase_step)
             alpha_t = tf.constant(alpha, tf.float32)
             self.at_step = first + index
-            loss_t, score_t = self.step_fns[phase.level](batch, alpha_t, tf.constant(self.at_step, tf.int64))
-            loss, score = float(loss_t), float(score_t)
+            loss_t, scores_t = self.step_fns[phase.level](batch, alpha_t, tf.constant(self.at_step, tf.int64))
+            scores = scores_t.numpy()
+            loss, score = float(loss_t), float(scores.mean())
             if not math.isfinite(loss):
                 raise CombtfError(f"{self.run}: loss became {loss} at step {self.at_step}; lower --lr or use --precision float32")
-            self.state.advance(level, alpha_t, score_t)
+            self.state.advance(level, alpha_t, tf.constant(score, tf.float32))
             self.steps_done += 1
-            self._record(first + index + 1, phase, alpha, loss, score)
+            self._record(first + index + 1, phase, alpha, loss, score, scores)
             progress.update(phase, alpha, loss, score)
-            if stop_after is not None and self.steps_done >= stop_after:
+            if (stop_after is not None and self.steps_done >= stop_after) or (deadline is not None and time.perf_counter() >= deadline):
                 return False
             # the phase's last step is saved by train(), after the latent statistics are measured
             if phase_step + 1 < phase.steps and (first + index + 1) % self.config.checkpoint_every == 0:
                 self.save()
         return True
 
-    def _record(self, step: int, phase: schedule.Phase, alpha: float, loss: float, score: float) -> None:
+    def _record(self, step: int, phase: schedule.Phase, alpha: float, loss: float, score: float, scores: Sequence[float]) -> None:
         if step % 10 == 0:
             for name, value in (("loss", loss), ("masked_ssim", score), ("alpha", alpha), ("level", phase.level)):
                 tf.summary.scalar(name, value, step=step)
+            for ident, value in zip(self.config.identities, scores):  # a collapsing decoder hides in the mean
+                tf.summary.scalar(f"masked_ssim/{ident}", float(value), step=step)
         if self.config.preview_every and step % self.config.preview_every == 0:
             self.preview(f"step{step:07d}")
 

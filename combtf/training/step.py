@@ -3,6 +3,8 @@
 A step encodes one batch of every identity through the shared encoder, decodes each with its own
 head, applies the mask to output and target (inside the loss, after the forward pass) and takes one
 optimizer step on the mean masked-SSIM loss of all identities, plus the swap cycle where it applies.
+It returns each identity's masked SSIM, not only their mean: a decoder that collapses while the
+others improve is invisible in the mean.
 The optimizer is built over every level's variables before any step is traced: Keras 3 needs that
 before a `tf.function` updates per-level subsets.
 """
@@ -63,7 +65,8 @@ def make_step(
     config: TrainConfig,
     strategy: tf.distribute.Strategy,
 ) -> Callable[[tuple, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
-    """step(batch, alpha, global step): the global step picks the swap cycle's sources."""
+    """step(batch, alpha, global step) -> (loss, masked SSIM per identity); the global step picks the swap
+    cycle's sources."""
     variables = model.level_variables(level)
     identities = model.arch.identities
     cycle_weight = config.swap_cycle_weight if swap_cycle_applies(model.arch, level) else 0.0
@@ -87,7 +90,7 @@ def make_step(
         optimizer.apply_gradients(zip(grads, variables))
         if average is not None:
             average.update(variables)
-        return loss, tf.reduce_mean(tf.concat(scores, 0))
+        return loss, tf.stack([tf.reduce_mean(s) for s in scores])
 
     @tf.function
     def step(batch: tuple, alpha: tf.Tensor, at: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

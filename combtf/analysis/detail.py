@@ -13,7 +13,7 @@ from PIL import Image
 from scipy import ndimage
 
 SIGMA = 1.0
-ERODE_PX = 2  # at 64 px; scaled with the crop: the mask's edge is a step the band would count
+ERODE_PX = 3  # at 64 px (3 sigma), scaled with the crop: the mask's edge is a step the band would count
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 

@@ -56,6 +56,25 @@ def test_resume_equals_an_uninterrupted_run(demo_set: Path, tmp_path: Path) -> N
     np.testing.assert_allclose(load_trained(whole.run).stats.mean.numpy(), load_trained(resumed.run).stats.mean.numpy(), atol=1e-4)
 
 
+def test_a_time_limit_stops_and_saves_and_the_log_keeps_each_identitys_score(demo_set: Path, tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    config = tiny_config(demo_set / "train", tmp_path / "run")
+    stopped = train(config, show_progress=False, time_limit=1e-6)  # past at the first step's end
+    assert not stopped.finished and stopped.steps == 1
+    assert load_trained(stopped.run).checkpoint.endswith("ckpt-1")
+    resumed = train(tiny_config(demo_set / "train", tmp_path / "run"), resume=True, show_progress=False)
+    assert resumed.finished
+    tags: dict[str, list[float]] = {}
+    for path in (stopped.run / "logs").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(float(tf.make_ndarray(value.tensor)))
+    per_identity = [tags[f"masked_ssim/{name}"] for name in ("ada", "ben", "cleo")]
+    # the mean the log always had is the mean of the identities' own scores
+    np.testing.assert_allclose(np.mean(per_identity, axis=0), tags["masked_ssim"], atol=1e-5)
+
+
 def test_a_run_folder_is_never_overwritten(demo_set: Path, tmp_path: Path) -> None:
     train(tiny_config(demo_set / "train", tmp_path / "run"), stop_after=1, show_progress=False)
     before = (tmp_path / "run" / "config.yaml").read_bytes()

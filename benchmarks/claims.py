@@ -75,8 +75,10 @@ class Arm:
     reading_step_of: str | None = None  # its equal-steps reading is at this arm's last step
 
     def key(self) -> str:
+        """The run folder's name: arms of two claims that train the same thing share their runs (the
+        progressive claim's "progressive" is the recipe claim's "combtf")."""
         text = json.dumps({"options": self.options, "identities": self.identities, "clock_of": self.clock_of}, sort_keys=True)
-        return f"{self.name}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+        return f"arm-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 
 
 @dataclass

@@ -14,7 +14,8 @@ Arms (docs/experiments/claims.md says why each is built so):
   the 4-identity run's wall time (same seed): read at its step count they are the equal-steps budget, at its
   wall time the equal-time one.  Retrieval chooses among all four people in every run.
 - recipe: `configs/reference.yaml` against the shipped config, on the same data; the reference stops at the
-  shipped config's wall time (same seed): the same clock.
+  shipped config's wall time (same seed): the same clock.  A third arm runs the reference's choices on the
+  shipped config's schedule, which tells its slow fade-in from the rest of its recipe.
 
 Within each seed every arm trains in turn (seed 0: every arm, then seed 1 ...): this host's speed drifts
 2x within minutes, so wall-clock comparisons are made between neighbours.  A run checkpoints every quarter
@@ -168,7 +169,10 @@ def arms(study: Study) -> list[Arm]:
     reference = {k: v for k, v in _options(ROOT / "configs" / "reference.yaml").items() if k not in ("max_resolution",)}
     if study.quick:
         reference.update(QUICK)
-    return [Arm("combtf", {}, pair), Arm("reference", reference, pair, clock_of="combtf")]
+    # the reference's choices on combtf's schedule too: what its optimiser, loss and code cost apart from its slow fade-in
+    own_schedule = {k: v for k, v in reference.items() if k not in ("images_per_level", "final_images")}
+    return [Arm("combtf", {}, pair), Arm("reference", reference, pair, clock_of="combtf"),
+            Arm("reference, combtf's schedule", own_schedule, pair, clock_of="combtf")]
 
 
 def _options(path: Path) -> dict:
@@ -469,7 +473,7 @@ def comparisons(study: Study, curves: dict[str, dict[int, list[dict]]]) -> list[
         pairs = [(n, "4 identities", budget) for n in ("3 identities", "2 identities") for budget in ("equal steps", "equal time")]
         pairs += [("2 identities", "3 identities", budget) for budget in ("equal steps", "equal time")]
     else:
-        pairs = [("reference", "combtf", "equal time")]
+        pairs = [("reference", "combtf", "equal time"), ("reference, combtf's schedule", "combtf", "equal time")]
     out = []
     for arm, against, budget in pairs:
         if arm not in names or against not in names:

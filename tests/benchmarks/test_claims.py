@@ -1,0 +1,146 @@
+"""benchmarks/claims.py: the arms each claim trains, its stability and interval rules, and --quick end to end."""
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from combtf.config import TrainConfig, load_config
+from combtf.data.synthetic import write_demo_data
+from combtf.training.schedule import plan
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "claims.py"
+
+
+@pytest.fixture(scope="module")
+def claims() -> object:
+    spec = importlib.util.spec_from_file_location("claims_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def study(claims: object, claim: str, tmp_path: Path, quick: bool = False) -> object:
+    data = tmp_path / "set"
+    if not data.is_dir():
+        write_demo_data(data, identities=4, images=4, eval_images=2, size=16)
+    return claims.Study(claim, "synthetic", 64, quick, tmp_path / "runs", tmp_path / "results.jsonl", 1,
+                        ROOT / "configs" / "demo.yaml", None, train_dir=data / "train", eval_dir=data / "eval")
+
+
+def test_each_claims_arms_differ_only_in_what_the_claim_is_about(claims: object, tmp_path: Path) -> None:
+    progressive, flat = claims.arms(study(claims, "progressive", tmp_path))
+    p_config, f_config = (claims.arm_config(study(claims, "progressive", tmp_path), arm, 0) for arm in (progressive, flat))
+    assert p_config.progressive and not f_config.progressive
+    # the same images per identity, all of flat's at the top level
+    assert claims.total_images(p_config) == claims.total_images(f_config) == sum(p.steps for p in plan(p_config)) * 2
+    assert {p.level for p in plan(f_config)} == {4}
+    assert p_config.identities == f_config.identities == ["ada", "ben"]
+
+    four, three, two = claims.arms(study(claims, "identities", tmp_path))
+    assert [len(a.identities) for a in (four, three, two)] == [4, 3, 2]
+    assert four.identities[:2] == three.identities[:2] == two.identities  # the pair every run shares
+    assert three.clock_of == two.clock_of == four.name and four.clock_of is None
+    configs = [claims.arm_config(study(claims, "identities", tmp_path), arm, 0) for arm in (four, three, two)]
+    assert len({c.batch_size for c in configs}) == 1
+    # the smaller combs' plans run the 4-identity plan's steps, then train on (to its clock)
+    steps_of_four = sum(p.steps for p in plan(configs[0]))
+    for config in configs[1:]:
+        levels = [p.level for p in plan(config) for _ in range(p.steps)]
+        assert levels[:steps_of_four] == [p.level for p in plan(configs[0]) for _ in range(p.steps)]
+        assert len(levels) > steps_of_four
+
+    combtf, reference, reference_schedule = claims.arms(study(claims, "recipe", tmp_path))
+    assert combtf.key() == progressive.key()  # the same training: one run folder serves both claims
+    config = claims.arm_config(study(claims, "recipe", tmp_path), reference, 0)
+    shipped = load_config(ROOT / "configs" / "reference.yaml")
+    assert (config.optimizer, config.lr, config.batch_size, config.latent_size, config.shared_decoder_levels) == ("sgd", 0.001, 8, 1, 0)
+    assert config.images_per_level == shipped.images_per_level and config.l1_weight == 0 and config.weight_average == 0
+    assert reference.clock_of == reference_schedule.clock_of == "combtf"
+    schedule_config = claims.arm_config(study(claims, "recipe", tmp_path), reference_schedule, 0)
+    assert schedule_config.images_per_level == load_config(ROOT / "configs" / "demo.yaml").images_per_level
+    assert schedule_config.optimizer == "sgd"
+
+
+def series(steps: range, value: object) -> list[tuple[int, float, float]]:
+    return [(s, float(value(s)), s / 10) for s in steps]
+
+
+def test_a_collapse_is_a_fall_that_does_not_recover_and_a_spike_is_counted(claims: object) -> None:
+    config = TrainConfig(identities=["ada", "ben"], max_resolution=8, images_per_level=4000, batch_size=2)
+    # level 0: steps 1-2000, level 1: 2001-4000; a tenth of level 1 is 200 steps
+    steps = range(10, 4001, 10)
+    dip = series(steps, lambda s: 0.5 if 3010 <= s <= 3100 else 0.9)  # back within 100 steps
+    fall = series(steps, lambda s: 0.5 if s >= 3010 else 0.9)
+    flat_loss = series(steps, lambda s: 0.9 if s == 3500 else 0.2)
+    result = claims.stability(config, {"loss": flat_loss, "masked_ssim/ada": dip, "masked_ssim/ben": fall})
+    assert [(c["identity"], c["level"]) for c in result["collapses"]] == [("ben", 1)]
+    assert result["loss_spikes"] == 1 and result["spike_steps"] == [3500]
+    quiet = claims.stability(config, {"loss": series(steps, lambda s: 0.2), "masked_ssim/ada": dip, "masked_ssim/ben": dip})
+    assert quiet == {"loss_spikes": 0, "spike_steps": [], "collapses": []}
+
+
+def test_the_interval_holds_zero_only_when_the_seeds_disagree(claims: object) -> None:
+    rng = np.random.default_rng(0)
+    agree = [0.02, 0.03, 0.025]
+    frames = [list(d + 0.005 * rng.standard_normal(40)) for d in agree]
+    low, high = claims.bootstrap(agree, frames, draws=1000)
+    assert 0 < low < np.mean(agree) < high
+    disagree = [0.03, -0.03, 0.001]
+    low, high = claims.bootstrap(disagree, [list(d + 0.005 * rng.standard_normal(40)) for d in disagree], draws=1000)
+    assert low < 0 < high
+    low, high = claims.bootstrap(disagree, [], draws=1000)  # seeds alone (real faces)
+    assert low < 0 < high
+
+
+def run_quick(claim: str, tmp_path: Path, *extra: str) -> list[dict]:
+    command = [sys.executable, str(SCRIPT), "--claim", claim, "--quick", "--seeds", "1", "--out", str(tmp_path / "runs"),
+               "--work", str(tmp_path / "data"), *extra]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def test_quick_progressive_and_recipe_end_to_end(tmp_path: Path) -> None:
+    printed = run_quick("progressive", tmp_path)
+    results = tmp_path / "runs" / "claims.jsonl"
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert {r["arm"] for r in rows} == {"progressive", "flat"}
+    for row in rows:
+        assert row["data"]["version"] == "flat-v1" and row["quick"] and row["commit"]
+        for key in ("wall_s", "images_per_identity", "train_gflop", "loss", "quality"):
+            assert row[key] is not None, key
+        assert set(row["swap"]) == {"masked_ssim", "masked_psnr", "detail_ratio", "detail_band_psnr"}
+        assert all(v is not None for v in row["train_masked_ssim"].values())
+    finals = {r["arm"]: r for r in rows if r["final"]}
+    assert finals["flat"]["images_per_identity"] == finals["progressive"]["images_per_identity"]
+    assert finals["flat"]["train_gflop"] > finals["progressive"]["train_gflop"]  # every image at the top level
+    assert finals["progressive"]["level"] == finals["flat"]["level"] == 2 and "matched" in finals["progressive"]
+    for arm in ("progressive", "flat"):
+        points = sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["step"])
+        assert len(points) >= 4 and all(a["wall_s"] <= b["wall_s"] for a, b in zip(points, points[1:]))
+    summaries = [p for p in printed if "final_quality" in p]
+    assert {s["arm"] for s in summaries} == {"progressive", "flat"}
+    comparison = next(p for p in printed if p.get("compare") == "flat - progressive")
+    assert comparison["differences"] == [round(finals["flat"]["quality"] - finals["progressive"]["quality"], 4)]
+    assert Image.open(tmp_path / "runs" / "synthetic-16px-progressive.png").size[0] > 800
+
+    # again: nothing is trained or scored twice
+    run_quick("progressive", tmp_path)
+    assert len(results.read_text().splitlines()) == len(rows)
+
+    # the recipe claim reuses the progressive run as its "combtf" arm and stops the reference at its clock
+    run_quick("recipe", tmp_path)
+    recipe = [json.loads(line) for line in results.read_text().splitlines()][len(rows):]
+    combtf = [r for r in recipe if r["arm"] == "combtf"]
+    assert {r["run"] for r in combtf} == {finals["progressive"]["run"]}
+    for arm in ("reference", "reference, combtf's schedule"):
+        final = next(r for r in recipe if r["arm"] == arm and r["final"])
+        assert final["wall_s"] <= finals["progressive"]["wall_s"] + 2
+        assert load_config(Path(final["run"]) / "config.yaml").optimizer == "sgd"

@@ -59,6 +59,7 @@ QUICK_POINTS_PER_LEVEL = 2
 COLLAPSE_DROP = 0.2  # an identity's training score this far below its best in the level...
 COLLAPSE_WINDOW = 0.1  # ...and not back within this share of the level: a collapse
 SPIKE_FACTOR = 2.0  # a logged loss above this times the median of the 20 before it (same level)
+STUCK_MARGIN = 0.05  # a run that ends within this of the mean-face floor draws each identity's mean face
 SYNTHETIC_SET = {"set": "synthetic", "version": "flat-v1",  # issue 33's detailed faces are not built: the flat demo faces
                  "identities": 4, "images": 400, "eval_images": 40, "size": 128, "seed": 0}
 QUICK_SET = {**SYNTHETIC_SET, "images": 24, "eval_images": 6, "size": 32}
@@ -431,6 +432,7 @@ def report(study: Study, plot: Path) -> list[dict]:
     for seeds in curves.values():
         for points in seeds.values():
             points.sort(key=lambda r: r["step"])
+    floor = mean_face_floor(study, rows[0]["identities"][:2])
     lines = []
     for arm, seeds in curves.items():
         finals = [points[-1] for points in seeds.values()]
@@ -444,6 +446,9 @@ def report(study: Study, plot: Path) -> list[dict]:
             "final_median": float(np.median(values)) if values else None,
             "final_spread": float(max(values) - min(values)) if values else None,
             "final_matched": [f.get("matched", {}).get("masked_ssim") for f in finals],
+            "mean_face_floor": floor,
+            "stuck_at_mean_face": [None if floor is None or f["quality"] is None else f["quality"] < floor + STUCK_MARGIN
+                                   for f in finals],
             "images_per_identity": [f["images_per_identity"] for f in finals], "wall_s": [f["wall_s"] for f in finals],
             "train_gflop": [f["train_gflop"] for f in finals],
             "loss_spikes": [f.get("stability", {}).get("loss_spikes") for f in finals],
@@ -453,8 +458,28 @@ def report(study: Study, plot: Path) -> list[dict]:
     lines += comparisons(study, curves)
     for line in lines:
         print(json.dumps(line), flush=True)
-    draw(study, curves, plot)
+    draw(study, curves, plot, floor)
     return lines
+
+
+def mean_face_floor(study: Study, pair: list[str]) -> float | None:
+    """What a decoder that ignores the code scores: each source's mean truth frame against every truth
+    frame (synthetic only).  A run that ends near it never learned to carry pose and expression."""
+    if study.data != "synthetic":
+        return None
+    import numpy as np
+
+    from combtf.data.faceset import load_crops
+    from combtf.io.images import list_images
+    from combtf.training.losses import masked_ssim
+
+    scores = []
+    for source in pair:
+        images, masks, _ = load_crops(list_images(study.eval_dir / source), study.resolution)
+        truth, weight = images.astype(np.float32) / 255, masks.astype(np.float32) / 255
+        mean = np.repeat(truth.mean(0, keepdims=True), len(truth), 0)
+        scores.append(float(np.mean(masked_ssim(mean, truth, weight))))
+    return round(float(np.mean(scores)), 4)
 
 
 def _reached(points: list[dict], threshold: float | None) -> dict | None:
@@ -526,7 +551,7 @@ def bootstrap(diffs: list[float], frames: list[list[float]], draws: int = 4000) 
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def draw(study: Study, curves: dict[str, dict[int, list[dict]]], plot: Path) -> None:
+def draw(study: Study, curves: dict[str, dict[int, list[dict]]], plot: Path, floor: float | None) -> None:
     """Quality against images seen (left) and wall seconds (right); seeds thin, their median thick."""
     import matplotlib
 
@@ -549,10 +574,14 @@ def draw(study: Study, curves: dict[str, dict[int, list[dict]]], plot: Path) -> 
     for ax, xlabel in zip(axes, ("images seen per identity", "training wall seconds (2-core CPU)")):
         if study.threshold is not None:
             ax.axhline(study.threshold, color="grey", ls="--", lw=1)
+        if floor is not None:
+            ax.axhline(floor, color="grey", ls=":", lw=1)
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(ylabel)
     axes[0].legend(loc="lower right", fontsize=8)
+    axes[1].text(0.01, 0.01, "dashed: the fixed quality; dotted: each identity's mean face (a decoder ignoring the code)",
+                 transform=axes[1].transAxes, fontsize=7, color="grey")
     fig.suptitle(f"{study.claim}: {study.data} faces, {study.resolution} px" + (" (quick)" if study.quick else ""))
     fig.tight_layout()
     plot.parent.mkdir(parents=True, exist_ok=True)

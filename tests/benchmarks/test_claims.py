@@ -127,6 +127,8 @@ def test_quick_progressive_and_recipe_end_to_end(tmp_path: Path) -> None:
         assert len(points) >= 4 and all(a["wall_s"] <= b["wall_s"] for a, b in zip(points, points[1:]))
     summaries = [p for p in printed if "final_quality" in p]
     assert {s["arm"] for s in summaries} == {"progressive", "flat"}
+    for summary in summaries:  # what a decoder that ignores the code scores (at 16 px SSIM forgives a mean face much)
+        assert 0.3 < summary["mean_face_floor"] < 1 and len(summary["stuck_at_mean_face"]) == 1
     comparison = next(p for p in printed if p.get("compare") == "flat - progressive")
     assert comparison["differences"] == [round(finals["flat"]["quality"] - finals["progressive"]["quality"], 4)]
     assert Image.open(tmp_path / "runs" / "synthetic-16px-progressive.png").size[0] > 800

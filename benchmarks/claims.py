@@ -202,17 +202,17 @@ def train_arm(study: Study, arm: Arm, seed: int, clock: dict[str, float]) -> Pat
     config = arm_config(study, arm, seed)
     run = Path(config.out)
     summary = run / "summary.json"
+    spent = wall_seconds(run)  # the log read once before training and once after
     done = summary.is_file() and json.loads(summary.read_text()).get("finished")
-    limit = None
-    if arm.clock_of is not None:
-        limit = clock[arm.clock_of]
-        done = done or (summary.is_file() and wall_seconds(run) >= limit - 1)
+    limit = None if arm.clock_of is None else clock[arm.clock_of]
+    done = done or (limit is not None and summary.is_file() and spent >= limit - 1)
     if not done:
         resume = (run / "checkpoints" / "checkpoint").is_file()
-        spent = wall_seconds(run) if resume else 0.0
         print(f"training {arm.name}, seed {seed}: {run}", file=sys.stderr, flush=True)
-        train(config, resume=resume, show_progress=sys.stderr.isatty(), time_limit=None if limit is None else max(1.0, limit - spent))
-    clock[arm.name] = wall_seconds(run)
+        train(config, resume=resume, show_progress=sys.stderr.isatty(),
+              time_limit=None if limit is None else max(1.0, limit - (spent if resume else 0.0)))
+        spent = wall_seconds(run)
+    clock[arm.name] = spent
     return run
 
 
@@ -380,11 +380,11 @@ def _gflop(per_step: list[tuple[int, int]], flop_per_image: dict[int, float], st
 def _quality(study: Study, trained: object, arm: Arm, final: bool) -> dict:
     """The point's figures: `quality` is the one the threshold and the curves read."""
     pair = arm.identities[:2]
+    pairs = [(pair[0], pair[1]), (pair[1], pair[0])]
     if study.data == "real":
         from combtf.analysis.judge import judge
         from combtf.io.images import list_images
 
-        pairs = [(pair[0], pair[1]), (pair[1], pair[0])]
         report, _ = judge(trained, pairs, lambda target: list_images(study.eval_dir / target), study.train_dir, match=False,
                           candidates=list(REAL_PEOPLE))
         rows = report["pairs"]
@@ -398,7 +398,6 @@ def _quality(study: Study, trained: object, arm: Arm, final: bool) -> dict:
         return out
     from combtf.analysis.ground_truth import evaluate
 
-    pairs = [(pair[0], pair[1]), (pair[1], pair[0])]
     report = evaluate(trained, study.eval_dir, pairs, match=False, size=study.resolution, per_frame=True)
     keys = ("masked_ssim", "masked_psnr", "detail_ratio", "detail_band_psnr")
     out = {"quality": round(report["mean"]["masked_ssim"], 5), "swap": {k: round(report["mean"][k], 4) for k in keys},

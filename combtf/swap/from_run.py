@@ -15,7 +15,7 @@ from combtf.levels import resolution
 from combtf.model.latent_stats import LatentStats
 from combtf.model.network import CombModel, architecture
 from combtf.model.swap import swap_faces
-from combtf.training.checkpoints import TrainState, make_checkpoint, restore_newest
+from combtf.training.checkpoints import TrainState, make_checkpoint, restore_first, restore_newest
 from combtf.training.run_folder import CHECKPOINTS, CONFIG
 from combtf.training.weight_average import make_average
 
@@ -88,11 +88,7 @@ def load_trained(run: Path, policy: str = "float32", chosen: str | None = None) 
         manager = tf.train.CheckpointManager(saved, str(run / CHECKPOINTS), max_to_keep=None)
         path = restore_newest(manager, saved, partial=True)
     else:
-        try:
-            saved.restore(chosen).expect_partial().assert_existing_objects_matched()
-        except (tf.errors.OpError, ValueError, AssertionError) as exc:
-            raise CombtfError(f"{chosen}: cannot restore this checkpoint ({str(exc).strip().splitlines()[0][:200]})") from exc
-        path = chosen
+        path = restore_first(saved, [chosen], str(run / CHECKPOINTS), partial=True)
     if average is not None:
         average.copy_to_model()
     level = int(state.value("level"))

@@ -72,9 +72,13 @@ def make_checkpoint(
 
 def restore_newest(manager: tf.train.CheckpointManager, checkpoint: tf.train.Checkpoint, partial: bool = False) -> str:
     """Restore the newest readable checkpoint; a damaged newest one falls back to the one before."""
-    candidates = list(reversed(manager.checkpoints))
+    return restore_first(checkpoint, list(reversed(manager.checkpoints)), manager.directory, partial)
+
+
+def restore_first(checkpoint: tf.train.Checkpoint, candidates: list[str], folder: str, partial: bool = False) -> str:
+    """Restore the first readable one of `candidates` (one named checkpoint: that one, or a one-line error)."""
     if not candidates:
-        raise CombtfError(f"{manager.directory}: no checkpoint to restore")
+        raise CombtfError(f"{folder}: no checkpoint to restore")
     problems = []
     for path in candidates:
         try:
@@ -89,7 +93,7 @@ def restore_newest(manager: tf.train.CheckpointManager, checkpoint: tf.train.Che
         for problem in problems:  # said only when an older one did load: when none does, the error says it once
             log.warning("cannot restore %s; restored the older %s instead", problem, path)
         return path
-    raise CombtfError(f"{problems[0]} (no checkpoint in {manager.directory} matches this model)")
+    raise CombtfError(f"{problems[0]} (no checkpoint in {folder} matches this model)")
 
 
 class Checkpoints:

@@ -97,6 +97,7 @@ class Study:
     dataset: dict = field(default_factory=dict)
     train_dir: Path | None = None
     eval_dir: Path | None = None
+    centres: dict = field(default_factory=dict)  # real: each person's face embedding per model resolution, read once
 
     @property
     def threshold(self) -> float | None:
@@ -140,7 +141,9 @@ def base_config(study: Study) -> object:
 
     config = load_config(study.base)
     config.max_resolution = study.resolution
-    if study.images_per_level:
+    if study.images_per_level:  # a smaller budget scales the last level's stabilise phase with it
+        if config.final_images is not None:
+            config.final_images = round(config.final_images * study.images_per_level / config.images_per_level)
         config.images_per_level = study.images_per_level
     if study.quick:
         for name, value in QUICK.items():
@@ -162,7 +165,8 @@ def arms(study: Study) -> list[Arm]:
     if study.claim == "progressive":
         return [Arm("progressive", {}, pair), Arm("flat", {"progressive": False, "final_images": total_images(base)}, pair)]
     if study.claim == "identities":
-        # the smaller combs train on to the 4-identity run's clock: 4x the last phase is more than they get to
+        # the smaller combs train on to the 4-identity run's clock, for at most 4x the last phase: a 2-identity comb
+        # can finish first (synthetic 64 px: at 0.9 of the clock), which its equal-time reading's wall seconds show
         longer = {"final_images": 4 * (base.final_images or base.images_per_level // 2)}
         return [Arm("4 identities", {}, people[:4]),
                 *(Arm(f"{n} identities", longer, people[:n], clock_of="4 identities", reading_step_of="4 identities")
@@ -382,11 +386,15 @@ def _quality(study: Study, trained: object, arm: Arm, final: bool) -> dict:
     pair = arm.identities[:2]
     pairs = [(pair[0], pair[1]), (pair[1], pair[0])]
     if study.data == "real":
-        from combtf.analysis.judge import judge
+        from combtf.analysis.judge import centroids, judge
+        from combtf.faces.recognise import FaceReader
         from combtf.io.images import list_images
 
+        size = trained.resolution
+        if size not in study.centres:
+            study.centres[size] = centroids(FaceReader(), study.train_dir, list(REAL_PEOPLE), size, per_identity=40)
         report, _ = judge(trained, pairs, lambda target: list_images(study.eval_dir / target), study.train_dir, match=False,
-                          candidates=list(REAL_PEOPLE))
+                          candidates=list(REAL_PEOPLE), centres=study.centres[size])
         rows = report["pairs"]
         out = {"pairs": [{k: row[k] if not isinstance(row[k], dict) else row[k]["r"] for k in
                           ("source", "target", "frames", "identity_retrieval", "mouth", "eyes")} for row in rows]}
@@ -503,12 +511,14 @@ def comparisons(study: Study, curves: dict[str, dict[int, list[dict]]]) -> list[
         if arm not in names or against not in names:
             continue
         seeds = sorted(set(curves[arm]) & set(curves[against]))
-        diffs, frames = [], []
+        diffs, frames, read_at = [], [], []
         for seed in seeds:
             mine, theirs = _reading(curves[arm][seed], curves[against][seed], budget)
             if mine is None or mine["quality"] is None or theirs["quality"] is None:
                 continue
             diffs.append(mine["quality"] - theirs["quality"])
+            read_at.append({"seed": seed, **{f"{side}_{key}": point[key] for side, point in (("arm", mine), ("against", theirs))
+                                             for key in ("step", "wall_s")}})
             if mine.get("per_frame") and theirs.get("per_frame"):
                 frames.append([a - b for a, b in zip(mine["per_frame"], theirs["per_frame"])])
         if not diffs:
@@ -517,7 +527,7 @@ def comparisons(study: Study, curves: dict[str, dict[int, list[dict]]]) -> list[
         verdict = "inconclusive" if low <= 0 <= high else (f"{arm} better" if low > 0 else f"{against} better")
         out.append({"claim": study.claim, "compare": f"{arm} - {against}", "budget": budget, "seeds": seeds,
                     "differences": [round(d, 4) for d in diffs], "mean": round(sum(diffs) / len(diffs), 4),
-                    "interval_95": [round(low, 4), round(high, 4)], "verdict": verdict})
+                    "interval_95": [round(low, 4), round(high, 4)], "verdict": verdict, "read_at": read_at})
     return out
 
 
@@ -568,7 +578,7 @@ def draw(study: Study, curves: dict[str, dict[int, list[dict]]], plot: Path, flo
             length = min(len(run) for run in runs)
             if length:
                 median = np.median(np.array([run[:length] for run in runs]), axis=0)
-                ax.plot(median[:, 0], median[:, 1], color=colour, lw=2.4, label=f"{arm} ({len(runs)} seeds)")
+                ax.plot(median[:, 0], median[:, 1], color=colour, lw=2.4, label=f"{arm} ({len(runs)} seed{'s' * (len(runs) > 1)})")
     ylabel = "a & d mouth r (held back)" if study.data == "real" else "swap masked SSIM vs truth (held out)"
     for ax, xlabel in zip(axes, ("images seen per identity", "training wall seconds (2-core CPU)")):
         if study.threshold is not None:
@@ -606,7 +616,7 @@ def main() -> None:
     parser.add_argument("--data", choices=("synthetic", "real"), default="synthetic")
     parser.add_argument("--resolution", type=int, choices=(64, 128), default=64)
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1, every arm of each in turn")
-    parser.add_argument("--images-per-level", type=int, default=None, help="override the base config's budget")
+    parser.add_argument("--images-per-level", type=int, default=None, help="override the base config's budget (its final_images scaled alike)")
     parser.add_argument("--quick", action="store_true", help=f"tiny model, {QUICK_RESOLUTION} px, few images: minutes, for trying it out")
     parser.add_argument("--report", action="store_true", help="only summarise and plot what --results holds")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "claims", help="run folders")

@@ -97,17 +97,20 @@ def judge(
     per_reference: int = 40,
     progress: Callable[[int], None] | None = None,
     candidates: list[str] | None = None,
+    centres: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict, list[Judged]]:
     """(report, every judged frame); the report holds per-pair and overall figures, JSON-ready.
     `candidates` are the people retrieval chooses among (default: the model's identities; runs of
-    different identities compare only when they choose among the same people)."""
+    different identities compare only when they choose among the same people).  `centres`: their
+    `centroids` at the model's resolution, from a caller that judges many checkpoints (most of a
+    judgement's face readings are the references')."""
     for source, target in pairs:
         trained.check_identity(source, "source")
         trained.check_identity(target, "target")
     reader = FaceReader()
     size = trained.resolution
     names = list(candidates or trained.config.identities)
-    centre = centroids(reader, references, names, size, per_reference)
+    centre = centres if centres is not None else centroids(reader, references, names, size, per_reference)
     matrix = np.stack([centre[n] for n in names])
     frames: dict[str, tuple[list[str], np.ndarray, np.ndarray, list[FaceReading]]] = {}
     rows, judged = [], []

@@ -15,9 +15,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from combtf.analysis.judge import MOVING_MOUTH_PX, judge, overall
+from combtf.analysis.judge import MOVING_MOUTH_PX, centroids, judge, overall
 from combtf.errors import CombtfError
 from combtf.faces.extract import ExtractOptions, extract
+from combtf.faces.recognise import FaceReader
 from combtf.io.images import list_images, read_image
 from combtf.training.loop import train
 from combtf_cli.main import main
@@ -103,6 +104,16 @@ def test_replaying_the_source_is_the_right_person_with_the_wrong_expressions(cro
     assert row["mouth"]["r"] is None or row["mouth"]["r"] < 0.5
     # person_a opens her mouth wide, person_d barely: the replay misses by a lot
     assert row["mouth"]["mae"] > 0.01
+
+
+def test_centroids_given_once_judge_as_the_references_would(crops: Path) -> None:
+    """The claims benchmark judges dozens of checkpoints against the same people: it reads their references once."""
+    swapper, pairs = _FakeSwapper(crops, "replay"), [("person_d", "person_a"), ("person_a", "person_d")]
+    centres = centroids(FaceReader(), crops, swapper.config.identities, SIZE, 12)
+    given, _ = judge(swapper, pairs, lambda t: list_images(crops / t), crops / "not-read", centres=centres)
+    computed, _ = judge(swapper, pairs, lambda t: list_images(crops / t), crops, per_reference=12)
+    assert given["pairs"] == computed["pairs"] and given["overall"] == computed["overall"]
+    assert given["pairs"][1]["identity_retrieval"] > 0.9
 
 
 def test_evaluate_real_cli_writes_table_json_and_a_marked_contact_sheet(crops: Path, tmp_path: Path) -> None:

@@ -68,6 +68,15 @@ def test_each_claims_arms_differ_only_in_what_the_claim_is_about(claims: object,
     assert schedule_config.optimizer == "sgd"
 
 
+def test_a_smaller_budget_scales_the_final_phase_too(claims: object, tmp_path: Path) -> None:
+    shipped = load_config(ROOT / "configs" / "real.yaml")
+    half = claims.Study("identities", "real", 64, False, tmp_path, tmp_path / "r.jsonl", 1, ROOT / "configs" / "real.yaml",
+                        shipped.images_per_level // 2)
+    config = claims.base_config(half)
+    assert config.images_per_level * 2 == shipped.images_per_level and config.final_images * 2 == shipped.final_images
+    assert claims.total_images(config) * 2 == claims.total_images(shipped)
+
+
 def series(steps: range, value: object) -> list[tuple[int, float, float]]:
     return [(s, float(value(s)), s / 10) for s in steps]
 

@@ -41,6 +41,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,7 +75,6 @@ class Arm:
     options: dict  # over the base config
     identities: list[str]
     clock_of: str | None = None  # stops at this arm's wall time of the same seed
-    reading_step_of: str | None = None  # its equal-steps reading is at this arm's last step
 
     def key(self) -> str:
         """The run folder's name: arms of two claims that train the same thing share their runs (the
@@ -169,7 +169,7 @@ def arms(study: Study) -> list[Arm]:
         # can finish first (synthetic 64 px: at 0.9 of the clock), which its equal-time reading's wall seconds show
         longer = {"final_images": 4 * (base.final_images or base.images_per_level // 2)}
         return [Arm("4 identities", {}, people[:4]),
-                *(Arm(f"{n} identities", longer, people[:n], clock_of="4 identities", reading_step_of="4 identities")
+                *(Arm(f"{n} identities", longer, people[:n], clock_of="4 identities")
                   for n in (3, 2))]
     reference = {k: v for k, v in _options(ROOT / "configs" / "reference.yaml").items() if k not in ("max_resolution",)}
     if study.quick:
@@ -506,6 +506,8 @@ def comparisons(study: Study, curves: dict[str, dict[int, list[dict]]]) -> list[
         pairs += [("2 identities", "3 identities", budget) for budget in ("equal steps", "equal time")]
     else:
         pairs = [("reference", "combtf", "equal time"), ("reference, combtf's schedule", "combtf", "equal time")]
+    # equal steps: the step count of the plan every comb shares, the 4-identity run's (the others train on)
+    plan_end = {seed: points[-1]["step"] for seed, points in curves.get("4 identities", {}).items()}
     out = []
     for arm, against, budget in pairs:
         if arm not in names or against not in names:
@@ -513,7 +515,9 @@ def comparisons(study: Study, curves: dict[str, dict[int, list[dict]]]) -> list[
         seeds = sorted(set(curves[arm]) & set(curves[against]))
         diffs, frames, read_at = [], [], []
         for seed in seeds:
-            mine, theirs = _reading(curves[arm][seed], curves[against][seed], budget)
+            mine, theirs = _reading(curves[arm][seed], curves[against][seed], budget, plan_end.get(seed))
+            if theirs is None:
+                continue
             if mine is None or mine["quality"] is None or theirs["quality"] is None:
                 continue
             diffs.append(mine["quality"] - theirs["quality"])
@@ -531,17 +535,20 @@ def comparisons(study: Study, curves: dict[str, dict[int, list[dict]]]) -> list[
     return out
 
 
-def _reading(mine: list[dict], theirs: list[dict], budget: str) -> tuple[dict | None, dict]:
-    """The two points a comparison reads: both runs' last (equal images), or `mine` at `theirs`' last step or
-    wall time."""
+def _reading(mine: list[dict], theirs: list[dict], budget: str, step: int | None = None) -> tuple[dict | None, dict | None]:
+    """The two points a comparison reads: both runs' last (equal images); both at `step` (equal steps; default
+    `theirs`' last); or `mine` at `theirs`' last wall time."""
+    def last(points: list[dict], keep: Callable[[dict], bool]) -> dict | None:
+        kept = [p for p in points if keep(p)]
+        return kept[-1] if kept else None
+
     end = theirs[-1]
     if budget == "equal images":
         return mine[-1], end
     if budget == "equal steps":
-        before = [p for p in mine if p["step"] <= end["step"]]
-    else:
-        before = [p for p in mine if p["wall_s"] is not None and p["wall_s"] <= end["wall_s"] + 1]
-    return (before[-1] if before else None), end
+        step = end["step"] if step is None else step
+        return last(mine, lambda p: p["step"] <= step), last(theirs, lambda p: p["step"] <= step)
+    return last(mine, lambda p: p["wall_s"] is not None and p["wall_s"] <= end["wall_s"] + 1), end
 
 
 def bootstrap(diffs: list[float], frames: list[list[float]], draws: int = 4000) -> tuple[float, float]:

@@ -108,6 +108,22 @@ def test_the_interval_holds_zero_only_when_the_seeds_disagree(claims: object) ->
     assert low < 0 < high
 
 
+def test_identities_compare_at_the_shared_plans_step_and_at_the_four_identity_clock(claims: object, tmp_path: Path) -> None:
+    def curve(points: list[tuple[int, float, float]]) -> list[dict]:
+        return [{"step": step, "wall_s": wall, "quality": quality} for step, wall, quality in points]
+
+    curves = {"4 identities": {0: curve([(100, 60.0, 0.5), (200, 120.0, 0.8)])},
+              "3 identities": {0: curve([(100, 50.0, 0.6), (200, 100.0, 0.7), (240, 120.0, 0.75)])},
+              "2 identities": {0: curve([(100, 30.0, 0.4), (200, 60.0, 0.6), (300, 90.0, 0.9)])}}
+    read = {(c["compare"], c["budget"]): c for c in claims.comparisons(study(claims, "identities", tmp_path), curves)}
+    # equal steps: every comb at the 4-identity plan's end, step 200, not at the 3-identity run's last step
+    assert read[("2 identities - 3 identities", "equal steps")]["differences"] == [pytest.approx(-0.1)]
+    assert read[("3 identities - 4 identities", "equal steps")]["differences"] == [pytest.approx(-0.1)]
+    # equal time: at the 4-identity run's clock (the 2-identity comb finished first: its end)
+    assert read[("2 identities - 4 identities", "equal time")]["differences"] == [pytest.approx(0.1)]
+    assert read[("3 identities - 4 identities", "equal time")]["read_at"][0]["arm_step"] == 240
+
+
 def run_quick(claim: str, tmp_path: Path, *extra: str) -> list[dict]:
     command = [sys.executable, str(SCRIPT), "--claim", claim, "--quick", "--seeds", "1", "--out", str(tmp_path / "runs"),
                "--work", str(tmp_path / "data"), *extra]

@@ -516,9 +516,7 @@ def comparisons(study: Study, curves: dict[str, dict[int, list[dict]]]) -> list[
         diffs, frames, read_at = [], [], []
         for seed in seeds:
             mine, theirs = _reading(curves[arm][seed], curves[against][seed], budget, plan_end.get(seed))
-            if theirs is None:
-                continue
-            if mine is None or mine["quality"] is None or theirs["quality"] is None:
+            if mine is None or theirs is None or mine["quality"] is None or theirs["quality"] is None:
                 continue
             diffs.append(mine["quality"] - theirs["quality"])
             read_at.append({"seed": seed, **{f"{side}_{key}": point[key] for side, point in (("arm", mine), ("against", theirs))

@@ -124,6 +124,22 @@ def test_identities_compare_at_the_shared_plans_step_and_at_the_four_identity_cl
     assert read[("3 identities - 4 identities", "equal time")]["read_at"][0]["arm_step"] == 240
 
 
+def test_real_faces_decide_expression_and_identity_apart_and_one_seed_decides_nothing(claims: object, tmp_path: Path) -> None:
+    def point(step: int, mouth: float, retrieval: float) -> dict:
+        return {"step": step, "wall_s": step / 2, "quality": mouth, "identity_retrieval": retrieval}
+
+    real = claims.Study("identities", "real", 64, False, tmp_path, tmp_path / "results.jsonl", 2, ROOT / "configs" / "real.yaml", None)
+    curves = {"4 identities": {0: [point(200, 0.6, 0.9)], 1: [point(200, 0.5, 0.8)]},
+              "2 identities": {0: [point(200, 0.7, 0.5)], 1: [point(200, 0.65, 0.6)]}}
+    read = {(c["compare"], c["budget"], c["metric"]): c for c in claims.comparisons(real, curves)}
+    mouth = read[("2 identities - 4 identities", "equal steps", "quality")]
+    retrieval = read[("2 identities - 4 identities", "equal steps", "identity_retrieval")]
+    assert mouth["differences"] == [pytest.approx(0.1), pytest.approx(0.15)] and mouth["verdict"] == "2 identities better"
+    assert retrieval["differences"] == [pytest.approx(-0.4), pytest.approx(-0.2)] and retrieval["verdict"] == "4 identities better"
+    one = {(c["compare"], c["metric"]): c for c in claims.comparisons(real, {arm: {0: seeds[0]} for arm, seeds in curves.items()})}
+    assert one[("2 identities - 4 identities", "quality")]["verdict"] == "one seed: undecided"
+
+
 def run_quick(claim: str, tmp_path: Path, *extra: str) -> list[dict]:
     command = [sys.executable, str(SCRIPT), "--claim", claim, "--quick", "--seeds", "1", "--out", str(tmp_path / "runs"),
                "--work", str(tmp_path / "data"), *extra]

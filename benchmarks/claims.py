@@ -28,7 +28,8 @@ Wall seconds, loss and each identity's training score come from the run's Tensor
 
 One JSON line per evaluation point is appended to --results (default docs/experiments/claims.jsonl; with
 --quick, inside --out), so a long study is done in parts: a finished run is not trained again, a cut one
-resumes, a scored point is not scored again.  --report prints one summary line per arm and per comparison
+resumes, a scored point is not scored again, and a seed whose every arm is scored to its end needs no run
+folders any more.  --report prints one summary line per arm and per comparison
 (paired differences per seed, with a bootstrap interval over seeds and frames) and draws the curves.
 """
 from __future__ import annotations
@@ -309,15 +310,23 @@ def stability(config: object, series: dict[str, list[tuple[int, float, float]]])
 
 
 # --- scoring --------------------------------------------------------------------------------------------
-def scored_points(results: Path) -> set[tuple]:
-    if not results.is_file():
-        return set()
-    keys = set()
-    for line in results.read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            keys.add((row["claim"], row["arm_key"], row["seed"], row["checkpoint"]))
-    return keys
+def load_rows(study: Study) -> list[dict]:
+    """This study's points: an arm's folder name is shared by its runs at every resolution and data set."""
+    if not study.results.is_file():
+        return []
+    rows = [json.loads(line) for line in study.results.read_text().splitlines() if line.strip()]
+    return [r for r in rows if r["claim"] == study.claim and r["data"]["set"] == study.data
+            and r["resolution"] == study.resolution and r["quick"] == study.quick]
+
+
+def scored_points(study: Study) -> set[tuple]:
+    return {(row["arm_key"], row["seed"], row["checkpoint"]) for row in load_rows(study)}
+
+
+def seed_scored(study: Study, arms_: list[Arm], seed: int) -> bool:
+    """Every arm's last point of this seed is in the results: its run folders (scratch) are not needed again."""
+    finals = {(row["arm_key"], row["seed"]) for row in load_rows(study) if row["final"]}
+    return all((arm.key(), seed) in finals for arm in arms_)
 
 
 def score_run(study: Study, arm: Arm, seed: int, run: Path, commit: str) -> int:
@@ -331,7 +340,7 @@ def score_run(study: Study, arm: Arm, seed: int, run: Path, commit: str) -> int:
 
     config = load_config(run / "config.yaml")
     series = scalars(run)
-    done = scored_points(study.results)
+    done = scored_points(study)
     paths = checkpoints_of(run)
     cost_model = CombModel(architecture(config))
     phases = plan(config)
@@ -342,7 +351,7 @@ def score_run(study: Study, arm: Arm, seed: int, run: Path, commit: str) -> int:
     written = 0
     for index, path in enumerate(paths):
         name = Path(path).name
-        if (study.claim, arm.key(), seed, name) in done:
+        if (arm.key(), seed, name) in done:
             continue
         step = int(name.split("-")[1])
         if study.data == "real" and level_at[min(step, len(level_at)) - 1] < last_level:
@@ -419,14 +428,6 @@ def _quality(study: Study, trained: object, arm: Arm, final: bool) -> dict:
 
 
 # --- the report -------------------------------------------------------------------------------------
-def load_rows(study: Study) -> list[dict]:
-    if not study.results.is_file():
-        return []
-    rows = [json.loads(line) for line in study.results.read_text().splitlines() if line.strip()]
-    return [r for r in rows if r["claim"] == study.claim and r["data"]["set"] == study.data and r["resolution"] == study.resolution
-            and r["quick"] == study.quick]
-
-
 def report(study: Study, plot: Path) -> list[dict]:
     """One summary line per arm and one per comparison; the curves drawn to `plot`."""
     import numpy as np
@@ -649,6 +650,9 @@ def main() -> None:
         commit = commit_of(ROOT)
         study.results.parent.mkdir(parents=True, exist_ok=True)
         for seed in range(args.seeds):
+            if seed_scored(study, the_arms, seed):
+                print(f"seed {seed}: every arm scored to its end, not trained again", file=sys.stderr, flush=True)
+                continue
             clock: dict[str, float] = {}
             runs = [(arm, train_arm(study, arm, seed, clock)) for arm in the_arms]
             for arm, run in runs:  # off the clock: the next seed's training starts after

@@ -1,6 +1,7 @@
 """benchmarks/claims.py: the arms each claim trains, its stability and interval rules, and --quick end to end."""
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -140,6 +141,22 @@ def test_real_faces_decide_expression_and_identity_apart_and_one_seed_decides_no
     assert one[("2 identities - 4 identities", "quality")]["verdict"] == "one seed: undecided"
 
 
+def test_a_seed_scored_to_its_end_is_done_at_its_own_resolution_only(claims: object, tmp_path: Path) -> None:
+    at64 = study(claims, "progressive", tmp_path)
+    progressive, flat = claims.arms(at64)
+    common = {"claim": "progressive", "seed": 0, "data": {"set": "synthetic"}, "resolution": 64, "quick": False}
+    rows = [{**common, "arm_key": progressive.key(), "checkpoint": "ckpt-10", "final": True},
+            {**common, "arm_key": flat.key(), "checkpoint": "ckpt-5", "final": False}]
+    at64.results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert not claims.seed_scored(at64, [progressive, flat], 0)  # flat has not reached its end
+    with at64.results.open("a") as out:
+        out.write(json.dumps({**rows[1], "checkpoint": "ckpt-10", "final": True}) + "\n")
+    assert claims.seed_scored(at64, [progressive, flat], 0) and not claims.seed_scored(at64, [progressive, flat], 1)
+    # the same arms at 128 px share the folder names, not the points
+    at128 = claims.Study("progressive", "synthetic", 128, False, at64.runs, at64.results, 1, at64.base, None)
+    assert not claims.seed_scored(at128, [progressive, flat], 0) and claims.scored_points(at128) == set()
+
+
 def run_quick(claim: str, tmp_path: Path, *extra: str) -> list[dict]:
     command = [sys.executable, str(SCRIPT), "--claim", claim, "--quick", "--seeds", "1", "--out", str(tmp_path / "runs"),
                "--work", str(tmp_path / "data"), *extra]
@@ -187,3 +204,10 @@ def test_quick_progressive_and_recipe_end_to_end(tmp_path: Path) -> None:
         final = next(r for r in recipe if r["arm"] == arm and r["final"])
         assert final["wall_s"] <= finals["progressive"]["wall_s"] + 2
         assert load_config(Path(final["run"]) / "config.yaml").optimizer == "sgd"
+
+    # run folders are scratch: a seed scored to its end is not trained again when they are gone
+    for folder in (tmp_path / "runs").glob("*px/arm-*"):
+        shutil.rmtree(folder)
+    run_quick("progressive", tmp_path)
+    assert len(results.read_text().splitlines()) == len(rows) + len(recipe)
+    assert not list((tmp_path / "runs").glob("*px/arm-*"))

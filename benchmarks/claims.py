@@ -340,6 +340,8 @@ def score_run(study: Study, arm: Arm, seed: int, run: Path, commit: str) -> int:
 
     config = load_config(run / "config.yaml")
     series = scalars(run)
+    # "auto" trains in bfloat16 where the CPU has it: hosts of one kind differ, so each run says which it had
+    precision = json.loads((run / "summary.json").read_text()).get("precision")
     done = scored_points(study)
     paths = checkpoints_of(run)
     cost_model = CombModel(architecture(config))
@@ -370,7 +372,7 @@ def score_run(study: Study, arm: Arm, seed: int, run: Path, commit: str) -> int:
             "wall_s": seconds_at(loss, step),
             "loss": mean_between(loss, previous, step),
             "train_masked_ssim": {i: mean_between(series.get(f"masked_ssim/{i}", []), previous, step) for i in config.identities},
-            "final": final,
+            "precision": precision, "final": final,
         }
         row.update(_quality(study, trained, arm, final))
         if final:

@@ -172,6 +172,7 @@ def test_quick_progressive_and_recipe_end_to_end(tmp_path: Path) -> None:
     assert {r["arm"] for r in rows} == {"progressive", "flat"}
     for row in rows:
         assert row["data"]["version"] == "flat-v1" and row["quick"] and row["commit"]
+        assert row["precision"] in ("float32", "mixed_bfloat16")
         for key in ("wall_s", "images_per_identity", "train_gflop", "loss", "quality"):
             assert row[key] is not None, key
         assert set(row["swap"]) == {"masked_ssim", "masked_psnr", "detail_ratio", "detail_band_psnr"}

@@ -604,8 +604,8 @@ def draw(study: Study, curves: dict[str, dict[int, list[dict]]], plot: Path, flo
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(ylabel)
     axes[0].legend(loc="lower right", fontsize=8)
-    axes[1].text(0.01, 0.01, "dashed: the fixed quality; dotted: each identity's mean face (a decoder ignoring the code)",
-                 transform=axes[1].transAxes, fontsize=7, color="grey")
+    key = "dashed: the fixed quality" + ("; dotted: each identity's mean face (a decoder ignoring the code)" if floor is not None else "")
+    axes[1].text(0.01, 0.01, key, transform=axes[1].transAxes, fontsize=7, color="grey")
     fig.suptitle(f"{study.claim}: {study.data} faces, {study.resolution} px" + (" (quick)" if study.quick else ""))
     fig.tight_layout()
     plot.parent.mkdir(parents=True, exist_ok=True)

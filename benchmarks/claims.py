@@ -106,8 +106,13 @@ class Study:
         return THRESHOLDS.get((self.data, self.resolution))
 
     @property
+    def level_images(self) -> int:
+        """Images per identity per level: two budgets train the same arms, so their folders and points are kept apart."""
+        return base_config(self).images_per_level
+
+    @property
     def runs(self) -> Path:
-        return self.out / f"{self.data}-{self.resolution}px"
+        return self.out / f"{self.data}-{self.resolution}px-{self.level_images}-per-level"
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -311,12 +316,12 @@ def stability(config: object, series: dict[str, list[tuple[int, float, float]]])
 
 # --- scoring --------------------------------------------------------------------------------------------
 def load_rows(study: Study) -> list[dict]:
-    """This study's points: an arm's folder name is shared by its runs at every resolution and data set."""
+    """This study's points: an arm's folder name is shared by its runs at every resolution, data set and budget."""
     if not study.results.is_file():
         return []
     rows = [json.loads(line) for line in study.results.read_text().splitlines() if line.strip()]
     return [r for r in rows if r["claim"] == study.claim and r["data"]["set"] == study.data
-            and r["resolution"] == study.resolution and r["quick"] == study.quick]
+            and r["resolution"] == study.resolution and r["quick"] == study.quick and r["images_per_level"] == study.level_images]
 
 
 def scored_points(study: Study) -> set[tuple]:
@@ -365,7 +370,7 @@ def score_run(study: Study, arm: Arm, seed: int, run: Path, commit: str) -> int:
         row = {
             "claim": study.claim, "arm": arm.name, "arm_key": arm.key(), "seed": seed, "run": str(run), "checkpoint": name,
             "commit": commit, "date": time.strftime("%Y-%m-%d"), "data": study.dataset, "resolution": study.resolution,
-            "identities": config.identities, "quick": study.quick, "step": step, "level": trained.level,
+            "identities": config.identities, "quick": study.quick, "images_per_level": study.level_images, "step": step, "level": trained.level,
             "alpha": round(trained.alpha, 4), "model_px": trained.resolution, "images_per_identity": step * config.batch_size,
             "images_total": step * config.batch_size * len(config.identities),
             "train_gflop": round(_gflop(per_step, flop_per_image, step) * config.batch_size * len(config.identities), 1),
@@ -436,7 +441,8 @@ def report(study: Study, plot: Path) -> list[dict]:
 
     rows = load_rows(study)
     if not rows:
-        sys.exit(f"error: {study.results}: no scored points for {study.claim} on {study.data} at {study.resolution} px yet")
+        sys.exit(f"error: {study.results}: no scored points for {study.claim} on {study.data} at {study.resolution} px, "
+                 f"{study.level_images} images per level, yet")
     curves: dict[str, dict[int, list[dict]]] = {}
     for row in rows:
         curves.setdefault(row["arm"], {}).setdefault(row["seed"], []).append(row)
@@ -450,7 +456,8 @@ def report(study: Study, plot: Path) -> list[dict]:
         reached = [_reached(points, study.threshold) for points in seeds.values()]
         values = [f["quality"] for f in finals if f["quality"] is not None]
         lines.append({
-            "claim": study.claim, "arm": arm, "data": study.data, "resolution": study.resolution, "seeds": sorted(seeds),
+            "claim": study.claim, "arm": arm, "data": study.data, "resolution": study.resolution,
+            "images_per_level": study.level_images, "seeds": sorted(seeds),
             "threshold": study.threshold,
             "reached": [r or "not reached" for r in reached],
             "final_quality": [f["quality"] for f in finals],
@@ -637,7 +644,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "claims", help="run folders")
     parser.add_argument("--work", type=Path, default=ROOT / "data", help="data sets (made once)")
     parser.add_argument("--results", type=Path, default=None, help="JSON lines (default docs/experiments/claims.jsonl)")
-    parser.add_argument("--plot", type=Path, default=None, help="curves (default docs/experiments/claims/<data>-<px>-<claim>.png)")
+    parser.add_argument("--plot", type=Path, default=None, help="curves (default docs/experiments/claims/<data>-<px>-<claim>-<N>-per-level.png)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     base = ROOT / "configs" / ("real.yaml" if args.data == "real" else "demo.yaml")
@@ -647,7 +654,7 @@ def main() -> None:
     prepare_data(study, args.work)
     the_arms = arms(study)
     plot = args.plot or ((args.out if args.quick else ROOT / "docs" / "experiments" / "claims")
-                         / f"{study.data}-{study.resolution}px-{study.claim}.png")
+                         / f"{study.data}-{study.resolution}px-{study.claim}-{study.level_images}-per-level.png")
     if not args.report:
         commit = commit_of(ROOT)
         study.results.parent.mkdir(parents=True, exist_ok=True)

@@ -141,10 +141,11 @@ def test_real_faces_decide_expression_and_identity_apart_and_one_seed_decides_no
     assert one[("2 identities - 4 identities", "quality")]["verdict"] == "one seed: undecided"
 
 
-def test_a_seed_scored_to_its_end_is_done_at_its_own_resolution_only(claims: object, tmp_path: Path) -> None:
+def test_a_seed_scored_to_its_end_is_done_at_its_own_resolution_and_budget_only(claims: object, tmp_path: Path) -> None:
     at64 = study(claims, "progressive", tmp_path)
     progressive, flat = claims.arms(at64)
-    common = {"claim": "progressive", "seed": 0, "data": {"set": "synthetic"}, "resolution": 64, "quick": False}
+    common = {"claim": "progressive", "seed": 0, "data": {"set": "synthetic"}, "resolution": 64, "quick": False,
+              "images_per_level": load_config(at64.base).images_per_level}
     rows = [{**common, "arm_key": progressive.key(), "checkpoint": "ckpt-10", "final": True},
             {**common, "arm_key": flat.key(), "checkpoint": "ckpt-5", "final": False}]
     at64.results.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -153,8 +154,13 @@ def test_a_seed_scored_to_its_end_is_done_at_its_own_resolution_only(claims: obj
         out.write(json.dumps({**rows[1], "checkpoint": "ckpt-10", "final": True}) + "\n")
     assert claims.seed_scored(at64, [progressive, flat], 0) and not claims.seed_scored(at64, [progressive, flat], 1)
     # the same arms at 128 px share the folder names, not the points
-    at128 = claims.Study("progressive", "synthetic", 128, False, at64.runs, at64.results, 1, at64.base, None)
+    at128 = claims.Study("progressive", "synthetic", 128, False, at64.out, at64.results, 1, at64.base, None)
     assert not claims.seed_scored(at128, [progressive, flat], 0) and claims.scored_points(at128) == set()
+    # and a quarter of the images per level: the same folder names again, neither its points nor its folders
+    quarter = claims.Study("progressive", "synthetic", 64, False, at64.out, at64.results, 1, at64.base,
+                           common["images_per_level"] // 4)
+    assert not claims.seed_scored(quarter, [progressive, flat], 0) and claims.scored_points(quarter) == set()
+    assert quarter.runs != at64.runs != at128.runs and quarter.runs.parent == at64.runs.parent == at128.runs.parent
 
 
 def run_quick(claim: str, tmp_path: Path, *extra: str) -> list[dict]:
@@ -165,13 +171,14 @@ def run_quick(claim: str, tmp_path: Path, *extra: str) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
-def test_quick_progressive_and_recipe_end_to_end(tmp_path: Path) -> None:
+def test_quick_progressive_and_recipe_end_to_end(claims: object, tmp_path: Path) -> None:
+    per_level = claims.QUICK["images_per_level"]
     printed = run_quick("progressive", tmp_path)
     results = tmp_path / "runs" / "claims.jsonl"
     rows = [json.loads(line) for line in results.read_text().splitlines()]
     assert {r["arm"] for r in rows} == {"progressive", "flat"}
     for row in rows:
-        assert row["data"]["version"] == "flat-v1" and row["quick"] and row["commit"]
+        assert row["data"]["version"] == "flat-v1" and row["quick"] and row["commit"] and row["images_per_level"] == per_level
         assert row["precision"] in ("float32", "mixed_bfloat16")
         for key in ("wall_s", "images_per_identity", "train_gflop", "loss", "quality"):
             assert row[key] is not None, key
@@ -190,7 +197,7 @@ def test_quick_progressive_and_recipe_end_to_end(tmp_path: Path) -> None:
         assert 0.3 < summary["mean_face_floor"] < 1 and len(summary["stuck_at_mean_face"]) == 1
     comparison = next(p for p in printed if p.get("compare") == "flat - progressive")
     assert comparison["differences"] == [round(finals["flat"]["quality"] - finals["progressive"]["quality"], 4)]
-    assert Image.open(tmp_path / "runs" / "synthetic-16px-progressive.png").size[0] > 800
+    assert Image.open(tmp_path / "runs" / f"synthetic-16px-progressive-{per_level}-per-level.png").size[0] > 800
 
     # again: nothing is trained or scored twice
     run_quick("progressive", tmp_path)
@@ -207,8 +214,8 @@ def test_quick_progressive_and_recipe_end_to_end(tmp_path: Path) -> None:
         assert load_config(Path(final["run"]) / "config.yaml").optimizer == "sgd"
 
     # run folders are scratch: a seed scored to its end is not trained again when they are gone
-    for folder in (tmp_path / "runs").glob("*px/arm-*"):
+    for folder in (tmp_path / "runs").glob("*-per-level/arm-*"):
         shutil.rmtree(folder)
     run_quick("progressive", tmp_path)
     assert len(results.read_text().splitlines()) == len(rows) + len(recipe)
-    assert not list((tmp_path / "runs").glob("*px/arm-*"))
+    assert not list((tmp_path / "runs").glob("*-per-level/arm-*"))

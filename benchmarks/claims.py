@@ -35,6 +35,7 @@ folders any more.  --report prints one summary line per arm and per comparison
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import itertools
 import json
@@ -105,9 +106,10 @@ class Study:
     def threshold(self) -> float | None:
         return THRESHOLDS.get((self.data, self.resolution))
 
-    @property
+    @functools.cached_property
     def level_images(self) -> int:
-        """Images per identity per level: two budgets train the same arms, so their folders and points are kept apart."""
+        """Images per identity per level: two budgets train the same arms, so their folders and points are kept apart
+        (read from the config once: every point's filter asks)."""
         return base_config(self).images_per_level
 
     @property

@@ -23,7 +23,8 @@ of a level's images; after it has trained (off the clock) every checkpoint is sc
 --resolution (a low level's swaps upscaled: what stopping there would give), without latent matching (a
 checkpoint inside a level has no statistics yet; the last point is also scored with it).  Synthetic: the
 shared pair's swaps against truth (`combtf.analysis.ground_truth`); real: `combtf.analysis.judge` on
-held-back crops (every 5th), at the checkpoints of the last level (landmarks of a 16 px face mean nothing).
+held-back crops (every 5th), at the checkpoints of the last level (landmarks of a 16 px face mean nothing); a
+run whose clock stopped it below that level has one point, its last, unjudged (quality null).
 Wall seconds, loss and each identity's training score come from the run's TensorBoard log.
 
 One JSON line per evaluation point is appended to --results (default docs/experiments/claims.jsonl; with
@@ -363,10 +364,13 @@ def score_run(study: Study, arm: Arm, seed: int, run: Path, commit: str) -> int:
         if (arm.key(), seed, name) in done:
             continue
         step = int(name.split("-")[1])
-        if study.data == "real" and level_at[min(step, len(level_at)) - 1] < last_level:
+        final = index == len(paths) - 1
+        # real faces are judged at the last level only; a run its clock stopped below it keeps its last point, unjudged:
+        # where it got to is the finding, and its seed counts as scored when the run folders are gone
+        unjudged = study.data == "real" and level_at[min(step, len(level_at)) - 1] < last_level
+        if unjudged and not final:
             continue
         trained = load_trained(run, chosen=path)
-        final = index == len(paths) - 1
         previous = int(Path(paths[index - 1]).name.split("-")[1]) if index else 0
         loss = series.get("loss", [])
         row = {
@@ -381,7 +385,7 @@ def score_run(study: Study, arm: Arm, seed: int, run: Path, commit: str) -> int:
             "train_masked_ssim": {i: mean_between(series.get(f"masked_ssim/{i}", []), previous, step) for i in config.identities},
             "precision": precision, "final": final,
         }
-        row.update(_quality(study, trained, arm, final))
+        row.update({"quality": None, "identity_retrieval": None, "judged": False} if unjudged else _quality(study, trained, arm, final))
         if final:
             row["stability"] = stability(config, series)
         with study.results.open("a") as out:
@@ -467,6 +471,7 @@ def report(study: Study, plot: Path) -> list[dict]:
             "final_spread": float(max(values) - min(values)) if values else None,
             "final_matched": [f.get("matched", {}).get("masked_ssim") for f in finals],
             "final_identity_retrieval": [f.get("identity_retrieval") for f in finals],
+            "final_px": [f["model_px"] for f in finals],
             "mean_face_floor": floor,
             "stuck_at_mean_face": [None if floor is None or f["quality"] is None else f["quality"] < floor + STUCK_MARGIN
                                    for f in finals],
@@ -597,6 +602,9 @@ def draw(study: Study, curves: dict[str, dict[int, list[dict]]], plot: Path, flo
         for ax, x_key in zip(axes, ("images_per_identity", "wall_s")):
             runs = [[(p[x_key], p["quality"]) for p in points if p[x_key] is not None and p["quality"] is not None]
                     for points in seeds.values()]
+            runs = [run for run in runs if run]  # a real-face run stopped below the last level has no judged point
+            if not runs:
+                continue
             for run in runs:
                 ax.plot(*zip(*run), color=colour, lw=0.8, alpha=0.45)
             length = min(len(run) for run in runs)

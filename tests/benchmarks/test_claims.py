@@ -13,6 +13,7 @@ from PIL import Image
 from combtf.config import TrainConfig, load_config
 from combtf.data.synthetic import write_demo_data
 from combtf.training.schedule import plan
+from tests.helpers import tiny_config
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "claims.py"
@@ -161,6 +162,27 @@ def test_a_seed_scored_to_its_end_is_done_at_its_own_resolution_and_budget_only(
                            common["images_per_level"] // 4)
     assert not claims.seed_scored(quarter, [progressive, flat], 0) and claims.scored_points(quarter) == set()
     assert quarter.runs != at64.runs != at128.runs and quarter.runs.parent == at64.runs.parent == at128.runs.parent
+
+
+def test_a_real_face_run_stopped_below_the_last_level_keeps_one_unjudged_point(claims: object, tmp_path: Path) -> None:
+    """The reference on its own schedule can still be at 32 px at combtf's clock: its seed must count as scored
+    (run folders are scratch) and the report must say where it got to, without judging a face too small to read."""
+    from combtf.training.loop import train
+
+    data = tmp_path / "set"
+    write_demo_data(data, identities=2, images=8, eval_images=2, size=16)
+    real = claims.Study("recipe", "real", 16, True, tmp_path / "runs", tmp_path / "results.jsonl", 1, ROOT / "configs" / "real.yaml",
+                        None, dataset={"set": "real"}, train_dir=data / "train", eval_dir=data / "eval")
+    people = sorted(p.name for p in (data / "train").iterdir())
+    arm = claims.Arm("reference", {}, people)
+    run = tmp_path / "run"
+    train(tiny_config(data / "train", run, identities=people, keep_checkpoints=100), show_progress=False)  # 4 -> 8 px
+    assert claims.score_run(real, arm, 0, run, "test") == 1  # of several checkpoints, all below 16 px: the last only
+    (row,) = claims.load_rows(real)
+    assert row["final"] and row["model_px"] == 8 and row["quality"] is None and row["judged"] is False
+    assert claims.seed_scored(real, [arm], 0)
+    (summary,) = claims.report(real, tmp_path / "curves.png")
+    assert summary["final_px"] == [8] and summary["final_quality"] == [None] and summary["reached"] == ["not reached"]
 
 
 def run_quick(claim: str, tmp_path: Path, *extra: str) -> list[dict]:
